@@ -1,0 +1,56 @@
+#pragma once
+// Bytes in, request heads out: an adapter around Beast's request_parser<empty_body> that never
+// sees a socket (DESIGN.md §7). Beast stays inside request_reader.cpp so that only one translation
+// unit of the data path pays for its headers.
+
+#include "spliced/http/status.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace spliced::http {
+
+enum class method : unsigned char { get, head, other };
+
+struct request_head {
+    http::method method = method::other;
+    std::string method_text; // as sent, for logs
+    std::string target;      // as sent, not yet decoded
+    unsigned version = 11;   // 10 = HTTP/1.0, 11 = HTTP/1.1 (1.2+ is treated as 1.1)
+    bool keep_alive = true;  // after HTTP/1.0 and HTTP/1.1 rules and the Connection field
+};
+
+class request_reader {
+public:
+    enum class state { need_more, done, error };
+    struct outcome {
+        state result = state::need_more;
+        std::size_t consumed = 0;           // bytes of `input` that belong to this request
+        status error = status::bad_request; // meaningful when result == error
+    };
+
+    explicit request_reader(std::size_t max_header_bytes);
+    ~request_reader();
+    request_reader(request_reader&&) noexcept;
+    request_reader& operator=(request_reader&&) noexcept;
+
+    // Feed every unconsumed byte received so far (the same prefix again plus new bytes while
+    // need_more). On done, head() holds the request and the next request starts at `consumed`.
+    // On error, the connection must answer `error` and close: the byte stream is unusable.
+    outcome feed(std::string_view input) noexcept;
+
+    const request_head& head() const noexcept { return head_; }
+
+    // Prepares for the next request on the same connection.
+    void reset() noexcept;
+
+private:
+    struct parser_state;
+    std::unique_ptr<parser_state> parser_; // Beast's parser, rebuilt per request
+    request_head head_;
+    std::size_t max_header_bytes_;
+};
+
+} // namespace spliced::http

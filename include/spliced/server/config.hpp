@@ -1,0 +1,41 @@
+#pragma once
+// Everything the flags decide, already validated (src/main.cpp does the parsing).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spliced::server {
+
+struct endpoint {
+    std::string host; // numeric address or name; "0.0.0.0", "127.0.0.1", "::"
+    std::uint16_t port = 0;
+};
+
+enum class transfer_mode { automatic, splice };
+
+struct config {
+    std::string root = ".";
+    std::vector<endpoint> listen{{"0.0.0.0", 8080}};
+    std::optional<endpoint> metrics_listen = endpoint{"127.0.0.1", 9100};
+    unsigned threads = 1;
+    unsigned queue_depth = 4096;
+    unsigned cq_depth = 0; // 0: 4 × queue_depth
+    std::optional<unsigned> sqpoll_idle_ms;
+    unsigned registered_files = 16384;
+    unsigned pipe_size = 1u << 20;
+    unsigned max_pipes = 1024;   // per worker
+    unsigned iowq_workers = 2;   // per worker, bounded and unbounded each
+    transfer_mode transfer = transfer_mode::automatic;
+    std::uint64_t max_connections = 100000; // per process
+    std::size_t max_header_bytes = 8192;
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds idle_timeout{60'000};
+    std::chrono::milliseconds send_timeout{60'000};
+    std::chrono::milliseconds drain_timeout{30'000};
+    std::string index = "index.html";
+};
+
+} // namespace spliced::server

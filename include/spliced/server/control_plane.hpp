@@ -1,0 +1,39 @@
+#pragma once
+// The main thread's control plane (DESIGN.md §8): signals and drain, and a small HTTP server for
+// GET /metrics, /healthz and /readyz. Asio and Beast stay inside control_plane.cpp.
+
+#include "spliced/server/config.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace spliced::server {
+
+struct control_hooks {
+    std::function<std::string()> render_metrics; // Prometheus text, summed over workers
+    std::function<void()> drain;                 // tell every worker to drain
+    std::function<void()> stop;                  // tell every worker to stop now
+    std::function<bool()> finished;              // every worker has exited
+};
+
+class control_plane {
+public:
+    // Binds --metrics-listen (unless off); throws std::system_error if it cannot.
+    control_plane(const config& cfg, control_hooks hooks);
+    ~control_plane();
+
+    // The bound metrics address (port 0 resolved), if the endpoint is on.
+    std::optional<endpoint> metrics_endpoint() const;
+
+    // Serves until the workers have finished: SIGTERM/SIGINT start a drain bounded by
+    // --drain-timeout; a second signal stops at once.
+    void run();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace spliced::server

@@ -1,0 +1,56 @@
+#pragma once
+// A worker thread: one ring, one SO_REUSEPORT listener per address, its connections, pools and
+// metric shard (DESIGN.md §1). The control plane talks to it only through drain()/stop(), which
+// set a flag and wake the ring through an eventfd.
+
+#include "spliced/core/result.hpp"
+#include "spliced/core/unique_fd.hpp"
+#include "spliced/metrics/shard.hpp"
+#include "spliced/server/config.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace spliced::server {
+
+class worker {
+public:
+    worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
+           std::uint64_t max_connections);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    // Starts the thread and waits until its ring is set up; returns why it could not be.
+    result<void> start();
+    // Stop accepting; finish responses in progress; exit when no connection is left.
+    void drain() noexcept;
+    // Close every connection now and exit.
+    void stop() noexcept;
+    void join();
+    bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+    const metrics::shard& shard() const noexcept { return shard_; }
+    // The io_uring setup flags in force (valid after start()).
+    const std::string& setup_mode() const noexcept { return setup_mode_; }
+
+private:
+    class loop;
+
+    const config& cfg_;
+    int root_fd_;
+    std::vector<unique_fd> listeners_;
+    std::uint64_t max_connections_;
+    unique_fd wake_fd_; // eventfd the ring reads: a write means "look at the flags"
+    std::atomic<bool> drain_requested_{false};
+    std::atomic<bool> stop_requested_{false};
+    std::atomic<bool> finished_{false};
+    metrics::shard shard_;
+    std::string setup_mode_;
+    std::thread thread_;
+};
+
+} // namespace spliced::server

@@ -1,0 +1,212 @@
+#include "flags.hpp"
+
+#include "spliced/core/duration.hpp"
+#include "spliced/core/size.hpp"
+#include "spliced/server/server.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace spliced::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// A refused value: the message names the flag and what it accepts.
+struct flag_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void refuse(const std::string& flag, const std::string& accepted, const std::string& got) {
+    throw flag_error("--" + flag + ": expected " + accepted + ", got '" + got + "'");
+}
+
+std::uint64_t integer_in(const std::string& flag, const std::string& text, std::uint64_t lo,
+                         std::uint64_t hi) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi)
+        refuse(flag, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi), text);
+    return v;
+}
+
+std::uint64_t size_in(const std::string& flag, const std::string& text, std::uint64_t lo,
+                      std::uint64_t hi) {
+    auto v = parse_size(text);
+    if (!v || *v < lo || *v > hi)
+        refuse(flag,
+               "a size from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                   " bytes (suffixes k, M, G)",
+               text);
+    return *v;
+}
+
+std::chrono::milliseconds duration_in(const std::string& flag, const std::string& text,
+                                      std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+    auto v = parse_duration(text);
+    if (!v || *v < lo || *v > hi)
+        refuse(flag,
+               "a duration from " + std::to_string(lo.count()) + "ms to " +
+                   std::to_string(hi.count() / 1000) + "s (e.g. 500ms, 5s, 2m)",
+               text);
+    return *v;
+}
+
+server::endpoint endpoint_of(const std::string& flag, const std::string& text) {
+    const std::string accepted = "HOST:PORT (e.g. 0.0.0.0:8080, 127.0.0.1:0, [::]:8080)";
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+        refuse(flag, accepted, text);
+    std::string host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    if (host.empty())
+        host = "0.0.0.0";
+    auto port_text = text.substr(colon + 1);
+    std::uint64_t port = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
+        port > 65535)
+        refuse(flag, accepted, text);
+    return {host, static_cast<std::uint16_t>(port)};
+}
+
+constexpr const char* usage_head = R"(spliced — an io_uring HTTP/1.1 file server (download origin)
+
+Usage: spliced [--root] DIR [options]
+
+Serves the regular files under DIR over HTTP/1.1 (GET, HEAD). Bodies move file → pipe → socket
+with io_uring splices; nothing is copied through user space. Durations accept 500ms, 5s, 2m, 1h;
+sizes accept k, M, G suffixes.
+
+Options)";
+
+} // namespace
+
+parsed_flags parse_flags(int argc, char** argv) {
+    parsed_flags out;
+    auto& cfg = out.cfg;
+    const std::uint64_t fd_limit = server::raise_fd_limit();
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    const std::uint64_t default_files = std::min<std::uint64_t>(16384, fd_limit);
+
+    po::options_description opts(usage_head);
+    // clang-format off
+    opts.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "print the version and exit")
+        ("root", po::value<std::string>()->value_name("DIR"),
+            "directory to serve (default: the current directory)")
+        ("listen", po::value<std::vector<std::string>>()->value_name("HOST:PORT"),
+            "address to serve HTTP on; repeatable; port 0 picks a free port (default 0.0.0.0:8080)")
+        ("metrics-listen", po::value<std::string>()->value_name("HOST:PORT|off")->default_value("127.0.0.1:9100"),
+            "control plane: GET /metrics, /healthz, /readyz; 'off' disables it")
+        ("threads", po::value<std::string>()->value_name("N")->default_value(std::to_string(cpus)),
+            "worker threads, each with its own ring and listener (1-1024; default: online CPUs)")
+        ("queue-depth", po::value<std::string>()->value_name("N")->default_value("4096"),
+            "submission queue entries per ring (8-32768)")
+        ("cq-depth", po::value<std::string>()->value_name("N"),
+            "completion queue entries per ring (queue-depth to 65536; default 4 x queue-depth)")
+        ("sqpoll", po::value<std::string>()->value_name("IDLE_MS")->implicit_value("1000"),
+            "use a kernel submission-polling thread that sleeps after IDLE_MS idle (1-60000, default 1000 "
+            "when given without a value); falls back with a warning where not permitted")
+        ("registered-files", po::value<std::string>()->value_name("N")->default_value(std::to_string(default_files)),
+            "fixed-file table slots per ring, for open files and pipes (64 to RLIMIT_NOFILE; default 16384 or RLIMIT_NOFILE if lower)")
+        ("pipe-size", po::value<std::string>()->value_name("BYTES")->default_value("1M"),
+            "capacity of each splice pipe, clamped to /proc/sys/fs/pipe-max-size (4k-1G)")
+        ("iowq-workers", po::value<std::string>()->value_name("N")->default_value("2"),
+            "io-wq kernel threads per ring, each of the bounded and unbounded kinds (1-256)")
+        ("transfer", po::value<std::string>()->value_name("auto|splice")->default_value("auto"),
+            "how bodies move: auto (by response) or splice (file -> pipe -> socket)")
+        ("max-connections", po::value<std::string>()->value_name("N")->default_value("100000"),
+            "open connections per process; beyond it new ones wait in the listen backlog (1-10000000)")
+        ("header-timeout", po::value<std::string>()->value_name("DURATION")->default_value("10s"),
+            "time allowed to receive a whole request head (1ms-1h)")
+        ("idle-timeout", po::value<std::string>()->value_name("DURATION")->default_value("60s"),
+            "keep-alive time between requests (1ms-1h)")
+        ("send-timeout", po::value<std::string>()->value_name("DURATION")->default_value("60s"),
+            "time a response may make no progress before the connection is closed (1ms-1h)")
+        ("drain-timeout", po::value<std::string>()->value_name("DURATION")->default_value("30s"),
+            "on SIGTERM/SIGINT, time transfers in flight get to finish (0ms-1h)")
+        ("max-header-bytes", po::value<std::string>()->value_name("BYTES")->default_value("8k"),
+            "largest request head; a longer request line gets 414, longer fields 431 (1k-1M)")
+        ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
+            "file served for a directory path ending in '/'");
+    // clang-format on
+    po::positional_options_description positional;
+    positional.add("root", 1);
+
+    try {
+        po::variables_map vm;
+        po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << opts << '\n';
+            out.exit_code = 0;
+            return out;
+        }
+        if (vm.count("version")) {
+            std::cout << "spliced " << SPLICED_VERSION << '\n';
+            out.exit_code = 0;
+            return out;
+        }
+        auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+        using std::chrono::milliseconds;
+        const milliseconds hour{3'600'000};
+
+        cfg.root = vm.count("root") ? get("root") : ".";
+        if (vm.count("listen")) {
+            cfg.listen.clear();
+            for (auto& l : vm["listen"].as<std::vector<std::string>>())
+                cfg.listen.push_back(endpoint_of("listen", l));
+        }
+        if (get("metrics-listen") == "off")
+            cfg.metrics_listen.reset();
+        else
+            cfg.metrics_listen = endpoint_of("metrics-listen", get("metrics-listen"));
+        cfg.threads = unsigned(integer_in("threads", get("threads"), 1, 1024));
+        cfg.queue_depth = unsigned(integer_in("queue-depth", get("queue-depth"), 8, 32768));
+        if (vm.count("cq-depth"))
+            cfg.cq_depth = unsigned(integer_in("cq-depth", get("cq-depth"), cfg.queue_depth, 65536));
+        else
+            cfg.cq_depth = std::min(4 * cfg.queue_depth, 65536u);
+        if (vm.count("sqpoll"))
+            cfg.sqpoll_idle_ms = unsigned(integer_in("sqpoll", get("sqpoll"), 1, 60000));
+        cfg.registered_files = unsigned(integer_in("registered-files", get("registered-files"), 64,
+                                                   std::max<std::uint64_t>(64, fd_limit)));
+        cfg.pipe_size = unsigned(size_in("pipe-size", get("pipe-size"), 4096, 1ull << 30));
+        cfg.iowq_workers = unsigned(integer_in("iowq-workers", get("iowq-workers"), 1, 256));
+        if (get("transfer") == "auto")
+            cfg.transfer = server::transfer_mode::automatic;
+        else if (get("transfer") == "splice")
+            cfg.transfer = server::transfer_mode::splice;
+        else
+            refuse("transfer", "auto or splice", get("transfer"));
+        cfg.max_connections = integer_in("max-connections", get("max-connections"), 1, 10'000'000);
+        cfg.header_timeout = duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);
+        cfg.idle_timeout = duration_in("idle-timeout", get("idle-timeout"), milliseconds(1), hour);
+        cfg.send_timeout = duration_in("send-timeout", get("send-timeout"), milliseconds(1), hour);
+        cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
+        cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
+        cfg.index = get("index");
+        if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
+            cfg.index == "..")
+            refuse("index", "a file name without '/'", cfg.index);
+    } catch (const flag_error& e) {
+        std::fprintf(stderr, "spliced: %s\n", e.what());
+        out.exit_code = 2;
+    } catch (const po::error& e) {
+        std::fprintf(stderr, "spliced: %s (see --help)\n", e.what());
+        out.exit_code = 2;
+    }
+    return out;
+}
+
+} // namespace spliced::cli

@@ -1,0 +1,143 @@
+#include "spliced/metrics/exposition.hpp"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace spliced::metrics {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+std::string_view op_name(std::size_t kind) noexcept {
+    static constexpr std::string_view names[uring::op_kind_count] = {
+        "accept", "recv", "send", "splice", "read", "openat",
+        "statx",  "close", "poll", "files_update", "cancel",
+    };
+    return names[kind];
+}
+
+template <class Read>
+std::uint64_t sum(std::span<const shard* const> shards, Read read) {
+    std::uint64_t total = 0;
+    for (const shard* s : shards)
+        total += static_cast<std::uint64_t>(read(*s));
+    return total;
+}
+
+MetricFamily scalar(std::string name, std::string help, MetricType type, double value) {
+    ClientMetric m;
+    if (type == MetricType::Counter)
+        m.counter.value = value;
+    else
+        m.gauge.value = value;
+    return {std::move(name), std::move(help), type, {m}};
+}
+
+// `pick` selects the same histogram in every shard; buckets are summed, then made cumulative.
+template <class Pick>
+ClientMetric histogram_metric(std::span<const shard* const> shards, Pick pick) {
+    ClientMetric m;
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b <= latency_bounds_ns.size(); ++b) {
+        cumulative += sum(shards, [&](const shard& s) { return pick(s).bucket(b); });
+        ClientMetric::Bucket bucket;
+        bucket.cumulative_count = cumulative;
+        bucket.upper_bound = b < latency_bounds_ns.size()
+                                 ? double(latency_bounds_ns[b]) / 1e9
+                                 : std::numeric_limits<double>::infinity();
+        m.histogram.bucket.push_back(bucket);
+    }
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = double(sum(shards, [&](const shard& s) { return pick(s).sum_ns(); })) / 1e9;
+    return m;
+}
+
+std::string_view method_name(std::size_t m) noexcept {
+    static constexpr std::string_view names[method_count] = {"GET", "HEAD", "other"};
+    return names[m];
+}
+
+} // namespace
+
+std::string render(std::span<const shard* const> shards, const static_info& info) {
+    std::vector<MetricFamily> families;
+
+    MetricFamily requests{"spliced_requests_total", "Requests answered, by method and status code.",
+                          MetricType::Counter, {}};
+    for (std::size_t m = 0; m < method_count; ++m) {
+        for (std::size_t c = 0; c < known_codes.size(); ++c) {
+            auto n = sum(shards, [&](const shard& s) { return s.requests[m][c].value(); });
+            if (n == 0)
+                continue;
+            ClientMetric metric;
+            metric.label = {{"code", known_codes[c] ? std::to_string(known_codes[c]) : "other"},
+                            {"method", std::string(method_name(m))}};
+            metric.counter.value = double(n);
+            requests.metric.push_back(std::move(metric));
+        }
+    }
+    families.push_back(std::move(requests));
+
+    MetricFamily sent{"spliced_sent_bytes_total",
+                      "Bytes the kernel accepted for sending, by transfer tier (head: response heads).",
+                      MetricType::Counter, {}};
+    for (std::size_t t = 0; t < tier_count; ++t) {
+        ClientMetric metric;
+        metric.label = {{"tier", std::string(tier_name(tier(t)))}};
+        metric.counter.value = double(sum(shards, [&](const shard& s) { return s.sent_bytes[t].value(); }));
+        sent.metric.push_back(std::move(metric));
+    }
+    families.push_back(std::move(sent));
+
+    families.push_back(scalar("spliced_connections_accepted_total", "Connections accepted.",
+                              MetricType::Counter,
+                              double(sum(shards, [](const shard& s) { return s.connections_accepted.value(); }))));
+    families.push_back(scalar("spliced_connections_active", "Connections open now.", MetricType::Gauge,
+                              double(sum(shards, [](const shard& s) { return s.connections_active.value(); }))));
+    families.push_back(scalar("spliced_sqes_submitted_total", "SQEs handed to the kernel.",
+                              MetricType::Counter,
+                              double(sum(shards, [](const shard& s) { return s.sqes_submitted.value(); }))));
+    families.push_back(scalar("spliced_submit_calls_total", "io_uring_enter calls that submitted or waited.",
+                              MetricType::Counter,
+                              double(sum(shards, [](const shard& s) { return s.submit_calls.value(); }))));
+    families.push_back(scalar("spliced_sq_full_waits_total", "Loop turns on which queued work waited for SQ space.",
+                              MetricType::Counter,
+                              double(sum(shards, [](const shard& s) { return s.sq_full_waits.value(); }))));
+    families.push_back(scalar("spliced_ops_in_flight", "Operations submitted and not yet completed.",
+                              MetricType::Gauge,
+                              double(sum(shards, [](const shard& s) { return s.ops_in_flight.value(); }))));
+    families.push_back(scalar("spliced_queue_depth", "Configured SQ entries per worker ring.",
+                              MetricType::Gauge, double(info.queue_depth)));
+    families.push_back(scalar("spliced_cq_depth", "Configured CQ entries per worker ring.",
+                              MetricType::Gauge, double(info.cq_depth)));
+
+    MetricFamily completion{"spliced_completion_latency_seconds",
+                            "Time from SQE submission to CQE reap, by operation.",
+                            MetricType::Histogram, {}};
+    for (std::size_t kind = 0; kind < uring::op_kind_count; ++kind) {
+        auto m = histogram_metric(
+            shards, [kind](const shard& s) -> const latency_histogram& { return s.completion_latency[kind]; });
+        m.label.push_back({"op", std::string(op_name(kind))});
+        completion.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(completion));
+
+    MetricFamily duration{"spliced_request_duration_seconds",
+                          "Time from request parsed to last byte accepted by the kernel.",
+                          MetricType::Histogram, {}};
+    duration.metric.push_back(histogram_metric(shards, [](const shard& s) -> const latency_histogram& {
+        return s.request_duration;
+    }));
+    families.push_back(std::move(duration));
+
+    return prometheus::TextSerializer().Serialize(families);
+}
+
+} // namespace spliced::metrics

@@ -1,0 +1,299 @@
+#include "connection.hpp"
+
+#include "worker_state.hpp"
+
+#include "spliced/fs/file_identity.hpp"
+#include "spliced/http/mime.hpp"
+#include "spliced/http/path.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace spliced::server {
+
+namespace {
+
+metrics::method_label label_of(http::method m) noexcept {
+    switch (m) {
+    case http::method::get: return metrics::method_label::get;
+    case http::method::head: return metrics::method_label::head;
+    default: return metrics::method_label::other;
+    }
+}
+
+} // namespace
+
+connection::connection(worker_state& w, int socket_fd) noexcept
+    : w_(w), fd_(socket_fd), in_(new char[w.cfg.max_header_bytes + 1]),
+      in_capacity_(w.cfg.max_header_bytes + 1), reader_(w.cfg.max_header_bytes),
+      opener_(w.ring, w.slots, w.closer, w.root_fd, *this), transfer_(w.ring, w.broker, *this) {}
+
+connection::~connection() {
+    release_file();
+    ::close(fd_);
+}
+
+bool connection::busy() const noexcept {
+    return recv_op_.in_flight() || send_op_.in_flight() || opener_.busy() || transfer_.busy();
+}
+
+void connection::start() noexcept {
+    w_.header_deadlines.arm(*this, w_.now_ns);
+    receive();
+}
+
+// ---- receive and parse ---------------------------------------------------------------------
+
+void connection::receive() noexcept {
+    io_uring_prep_recv(&recv_op_.sqe(), fd_, in_.get() + in_length_, in_capacity_ - in_length_, 0);
+    w_.ring.push(recv_op_);
+}
+
+void connection::on_recv(int res, std::uint32_t) noexcept {
+    if (state_ == state::closing)
+        return;
+    if (res <= 0) {
+        close_now(); // the client closed (0) or the socket failed
+        return;
+    }
+    if (state_ == state::lingering) {
+        in_length_ = 0; // read and discard until the client closes or the linger time ends
+        receive();
+        return;
+    }
+    if (in_length_ == 0)
+        w_.header_deadlines.arm(*this, w_.now_ns); // the head's clock starts at its first byte
+    in_length_ += static_cast<std::size_t>(res);
+    parse();
+}
+
+void connection::parse() noexcept {
+    auto outcome = reader_.feed(std::string_view(in_.get(), in_length_));
+    switch (outcome.result) {
+    case http::request_reader::state::need_more:
+        receive();
+        return;
+    case http::request_reader::state::error:
+        // The byte stream cannot be trusted past a bad head: answer, then close.
+        in_length_ = 0;
+        keep_alive_ = false;
+        version_ = 11;
+        method_ = http::method::other;
+        request_start_ns_ = w_.now_ns;
+        respond_simple(outcome.error);
+        return;
+    case http::request_reader::state::done:
+        break;
+    }
+    // Pipelined bytes after this request stay in the buffer for the next one.
+    std::memmove(in_.get(), in_.get() + outcome.consumed, in_length_ - outcome.consumed);
+    in_length_ -= outcome.consumed;
+    const auto& head = reader_.head();
+    method_ = head.method;
+    version_ = head.version;
+    keep_alive_ = head.keep_alive && !w_.draining;
+    request_start_ns_ = w_.now_ns;
+    handle_request();
+}
+
+// ---- resolve and open ----------------------------------------------------------------------
+
+void connection::handle_request() noexcept {
+    disarm(timer_hook_);
+    if (method_ == http::method::other) {
+        respond_simple(http::status::method_not_allowed, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    auto path = http::normalize_target(reader_.head().target);
+    if (!path) {
+        respond_simple(http::status::bad_request);
+        return;
+    }
+    path_ = std::move(*path);
+    tried_index_ = false;
+    state_ = state::opening;
+    opener_.open(path_.relative);
+}
+
+void connection::file_opened(result<opened_file> file) noexcept {
+    if (state_ == state::closing) {
+        if (file)
+            w_.closer.close(file->slot);
+        return;
+    }
+    if (!file) {
+        int err = file.error().value();
+        // A missing index means the directory has nothing to serve: 404, whatever the errno.
+        respond_simple(tried_index_ && err != EACCES ? http::status::not_found
+                                                     : http::status_from_errno(err));
+        return;
+    }
+    const auto mode = file->stat.stx_mode;
+    if (S_ISREG(mode)) {
+        serve_file(*file);
+        return;
+    }
+    w_.closer.close(file->slot);
+    if (!S_ISDIR(mode) || tried_index_) {
+        respond_simple(http::status::not_found); // FIFOs, devices, sockets are never served
+        return;
+    }
+    if (!path_.trailing_slash) {
+        std::string location = "Location: " + path_.absolute + "/\r\n";
+        respond_simple(http::status::moved_permanently, location);
+        return;
+    }
+    tried_index_ = true;
+    path_.relative = path_.relative == "." ? w_.cfg.index : path_.relative + "/" + w_.cfg.index;
+    opener_.open(path_.relative);
+}
+
+// ---- head ----------------------------------------------------------------------------------
+
+void connection::serve_file(const opened_file& file) noexcept {
+    file_slot_ = file.slot;
+    auto id = fs::identity_of(file.stat);
+    body_length_ = id.size;
+    status_code_ = http::code(http::status::ok);
+    head_.start(http::status::ok, http::view(w_.date));
+    head_.field("Content-Type", http::mime_type_for(path_.relative));
+    head_.field("Content-Length", id.size);
+    auto modified = fs::last_modified(id);
+    head_.field("Last-Modified", http::view(modified));
+    head_.field("ETag", fs::make_etag(id).view());
+    head_.field("Accept-Ranges", "bytes");
+    head_.finish(keep_alive_, version_);
+    send_head(method_ == http::method::get && body_length_ > 0);
+}
+
+void connection::respond_simple(http::status s, std::string_view extra) noexcept {
+    status_code_ = http::code(s);
+    http::write_simple_response(head_, s, http::view(w_.date), keep_alive_, version_, extra,
+                                method_ != http::method::head);
+    send_head(false);
+}
+
+void connection::send_head(bool more_follows) noexcept {
+    state_ = state::sending_head;
+    head_sent_ = 0;
+    head_more_ = more_follows;
+    w_.send_deadlines.arm(*this, w_.now_ns);
+    // MSG_MORE lets the head share a segment with the first body bytes (DESIGN.md §5).
+    auto bytes = head_.bytes();
+    io_uring_prep_send(&send_op_.sqe(), fd_, bytes.data(), bytes.size(),
+                       MSG_NOSIGNAL | (more_follows ? MSG_MORE : 0));
+    w_.ring.push(send_op_);
+}
+
+void connection::on_send(int res, std::uint32_t) noexcept {
+    if (state_ == state::closing)
+        return;
+    if (res <= 0) {
+        close_now();
+        return;
+    }
+    head_sent_ += static_cast<std::size_t>(res);
+    w_.shard.sent_bytes[std::size_t(metrics::tier::head)].add(static_cast<std::uint64_t>(res));
+    w_.send_deadlines.arm(*this, w_.now_ns);
+    auto bytes = head_.bytes();
+    if (head_sent_ < bytes.size()) {
+        io_uring_prep_send(&send_op_.sqe(), fd_, bytes.data() + head_sent_,
+                           bytes.size() - head_sent_, MSG_NOSIGNAL | (head_more_ ? MSG_MORE : 0));
+        w_.ring.push(send_op_);
+        return;
+    }
+    if (!head_more_) {
+        finish_response();
+        return;
+    }
+    state_ = state::sending_body;
+    transfer_.start(fd_, *file_slot_, 0, body_length_);
+}
+
+// ---- body ----------------------------------------------------------------------------------
+
+void connection::transfer_progress(std::uint64_t bytes) noexcept {
+    w_.shard.sent_bytes[std::size_t(metrics::tier::splice)].add(bytes);
+    w_.send_deadlines.arm(*this, w_.now_ns);
+}
+
+void connection::transfer_done(transfer_end end) noexcept {
+    if (state_ == state::closing) {
+        release_file();
+        return;
+    }
+    if (end == transfer_end::complete) {
+        finish_response();
+        return;
+    }
+    // Headers are out: the only honest way to end a body that cannot be completed is to close
+    // (never pad, DESIGN.md §10).
+    w_.shard.count_request(label_of(method_), status_code_);
+    release_file();
+    close_now();
+}
+
+// ---- finish: keep-alive or close -----------------------------------------------------------
+
+void connection::finish_response() noexcept {
+    w_.shard.count_request(label_of(method_), status_code_);
+    w_.shard.request_duration.observe_ns(w_.now_ns - request_start_ns_);
+    release_file();
+    if (!keep_alive_ || w_.draining) {
+        linger();
+        return;
+    }
+    state_ = state::reading;
+    reader_.reset();
+    if (in_length_ > 0) {
+        w_.header_deadlines.arm(*this, w_.now_ns);
+        parse(); // a pipelined request is already here
+        return;
+    }
+    w_.idle_deadlines.arm(*this, w_.now_ns);
+    receive();
+}
+
+void connection::release_file() noexcept {
+    if (file_slot_) {
+        w_.closer.close(*file_slot_);
+        file_slot_.reset();
+    }
+}
+
+void connection::linger() noexcept {
+    // Half-close, then read and discard until the client closes: closing with unread input would
+    // send a reset that can destroy the response before the client reads it (nginx's
+    // lingering_close).
+    state_ = state::lingering;
+    ::shutdown(fd_, SHUT_WR);
+    in_length_ = 0;
+    w_.linger_deadlines.arm(*this, w_.now_ns);
+    receive();
+}
+
+void connection::abort() noexcept { close_now(); }
+
+void connection::drain() noexcept {
+    if (state_ == state::reading && in_length_ == 0)
+        close_now();
+}
+
+void connection::close_now() noexcept {
+    if (state_ == state::closing)
+        return;
+    state_ = state::closing;
+    disarm(timer_hook_);
+    transfer_.abandon();
+    if (!transfer_.busy())
+        release_file();
+    // Every operation on the socket ends promptly once it is shut down; the worker frees this
+    // connection when the last of their CQEs has arrived.
+    ::shutdown(fd_, SHUT_RDWR);
+    w_.schedule_free(*this);
+}
+
+} // namespace spliced::server

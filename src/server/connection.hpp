@@ -1,0 +1,90 @@
+#pragma once
+// One client connection: receive → parse → resolve/open → head → body → keep-alive or close
+// (DESIGN.md "The data path"), each step a method below, in that order.
+//
+// Ownership: the worker owns connections. A connection owns its socket, its receive buffer, the
+// fixed slot of the file it is serving and its embedded operations; it is destroyed only when
+// none of those operations is in flight (DESIGN.md §11).
+
+#include "file_opener.hpp"
+#include "splice_transfer.hpp"
+
+#include "spliced/http/path.hpp"
+#include "spliced/http/request_reader.hpp"
+#include "spliced/http/response_head.hpp"
+#include "spliced/server/deadline_list.hpp"
+#include "spliced/uring/operation.hpp"
+
+#include <memory>
+#include <optional>
+
+namespace spliced::server {
+
+struct worker_state;
+
+class connection final : private open_client, private transfer_client {
+public:
+    connection(worker_state& w, int socket_fd) noexcept;
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    void start() noexcept;
+    // Timer expiry, drain or shutdown: stop whatever is in progress and close.
+    void abort() noexcept;
+    // Drain: an idle connection closes now, a busy one after its current response.
+    void drain() noexcept;
+    // True while the kernel may still complete one of this connection's operations.
+    bool busy() const noexcept;
+    bool closing() const noexcept { return state_ == state::closing; }
+
+    deadline_hook timer_hook_;     // in at most one of the worker's deadline lists
+    std::uint64_t deadline_ns_ = 0;
+    std::size_t index_ = 0;        // position in the worker's connection table
+
+private:
+    enum class state { reading, opening, sending_head, sending_body, lingering, closing };
+
+    void receive() noexcept;
+    void on_recv(int res, std::uint32_t) noexcept;
+    void parse() noexcept;
+    void handle_request() noexcept;
+    void file_opened(result<opened_file> file) noexcept override;
+    void serve_file(const opened_file& file) noexcept;
+    void respond_simple(http::status s, std::string_view extra = {}) noexcept;
+    void send_head(bool more_follows) noexcept;
+    void on_send(int res, std::uint32_t) noexcept;
+    void transfer_progress(std::uint64_t bytes) noexcept override;
+    void transfer_done(transfer_end end) noexcept override;
+    void finish_response() noexcept;
+    void release_file() noexcept;
+    void linger() noexcept;
+    void close_now() noexcept;
+
+    worker_state& w_;
+    int fd_;
+    state state_ = state::reading;
+    std::unique_ptr<char[]> in_;   // received bytes not yet consumed; the kernel writes here
+    std::size_t in_capacity_;
+    std::size_t in_length_ = 0;
+    http::request_reader reader_;
+    http::response_head head_;     // the kernel reads from here while send_op_ is in flight
+    std::size_t head_sent_ = 0;
+    bool head_more_ = false;       // a body follows the head
+    bool keep_alive_ = true;
+    unsigned version_ = 11;
+    http::method method_ = http::method::get;
+    http::normalized_path path_;  // of the current request; relative is what gets opened
+    bool tried_index_ = false;
+    std::optional<unsigned> file_slot_;
+    std::uint64_t body_length_ = 0;
+    std::uint64_t request_start_ns_ = 0;
+    unsigned status_code_ = 0;
+
+    file_opener opener_;
+    splice_transfer transfer_;
+    uring::member_operation<connection, &connection::on_recv> recv_op_{uring::op_kind::recv, *this};
+    uring::member_operation<connection, &connection::on_send> send_op_{uring::op_kind::send, *this};
+};
+
+} // namespace spliced::server

@@ -1,0 +1,180 @@
+#include "spliced/server/control_plane.hpp"
+
+#include "spliced/metrics/exposition.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <csignal>
+#include <system_error>
+
+namespace spliced::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// One scrape connection. The control plane is off the data path and handles a handful of
+// clients, so shared ownership through the async chain is the plain choice here.
+class metrics_session : public std::enable_shared_from_this<metrics_session> {
+public:
+    metrics_session(tcp::socket socket, const control_hooks& hooks, const bool& draining)
+        : stream_(std::move(socket)), hooks_(hooks), draining_(draining) {}
+
+    void start() { read(); }
+
+private:
+    void read() {
+        request_ = {};
+        stream_.expires_after(std::chrono::seconds(30));
+        bhttp::async_read(stream_, buffer_, request_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec)
+                                  self->respond();
+                          });
+    }
+
+    void respond() {
+        auto& res = response_;
+        res = {};
+        res.version(request_.version());
+        res.keep_alive(request_.keep_alive());
+        res.set(bhttp::field::server, "spliced");
+        res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+        auto target = request_.target();
+        bool get = request_.method() == bhttp::verb::get || request_.method() == bhttp::verb::head;
+        if (!get) {
+            res.result(bhttp::status::method_not_allowed);
+            res.set(bhttp::field::allow, "GET, HEAD");
+            res.body() = "405 Method Not Allowed\n";
+        } else if (target == "/metrics") {
+            res.result(bhttp::status::ok);
+            res.set(bhttp::field::content_type, metrics::content_type);
+            res.body() = hooks_.render_metrics();
+        } else if (target == "/healthz" || target == "/readyz") {
+            res.result(draining_ ? bhttp::status::service_unavailable : bhttp::status::ok);
+            res.body() = draining_ ? "draining\n" : "ok\n";
+        } else {
+            res.result(bhttp::status::not_found);
+            res.body() = "404 Not Found\n";
+        }
+        res.prepare_payload(); // this server owns its bodies
+        if (request_.method() == bhttp::verb::head)
+            res.body().clear();
+        bhttp::async_write(stream_, res,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (!ec && self->response_.keep_alive())
+                                   self->read();
+                           });
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_{8192};
+    bhttp::request<bhttp::string_body> request_;
+    bhttp::response<bhttp::string_body> response_;
+    const control_hooks& hooks_;
+    const bool& draining_;
+};
+
+} // namespace
+
+struct control_plane::impl {
+    impl(const config& c, control_hooks h)
+        : cfg(c), hooks(std::move(h)), signals(io, SIGINT, SIGTERM), poll_timer(io),
+          drain_timer(io) {
+        if (cfg.metrics_listen) {
+            beast::error_code ec;
+            auto address = asio::ip::make_address(cfg.metrics_listen->host, ec);
+            if (ec)
+                throw std::system_error(ec, "--metrics-listen " + cfg.metrics_listen->host);
+            tcp::endpoint ep(address, cfg.metrics_listen->port);
+            acceptor.emplace(io);
+            acceptor->open(ep.protocol());
+            acceptor->set_option(asio::socket_base::reuse_address(true));
+            acceptor->bind(ep);
+            acceptor->listen();
+        }
+    }
+
+    void accept() {
+        acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
+            if (ec)
+                return; // the acceptor was closed
+            std::make_shared<metrics_session>(std::move(socket), hooks, draining)->start();
+            accept();
+        });
+    }
+
+    void wait_signal() {
+        signals.async_wait([this](beast::error_code ec, int) {
+            if (ec)
+                return;
+            if (draining) {
+                hooks.stop(); // a second signal: do not wait for the drain
+                return;
+            }
+            draining = true;
+            hooks.drain();
+            drain_timer.expires_after(cfg.drain_timeout);
+            drain_timer.async_wait([this](beast::error_code e) {
+                if (!e)
+                    hooks.stop();
+            });
+            wait_signal();
+        });
+    }
+
+    void watch_workers() {
+        poll_timer.expires_after(std::chrono::milliseconds(20));
+        poll_timer.async_wait([this](beast::error_code ec) {
+            if (ec)
+                return;
+            if (hooks.finished()) {
+                io.stop();
+                return;
+            }
+            watch_workers();
+        });
+    }
+
+    const config& cfg;
+    control_hooks hooks;
+    asio::io_context io{1};
+    asio::signal_set signals;
+    asio::steady_timer poll_timer;
+    asio::steady_timer drain_timer;
+    std::optional<tcp::acceptor> acceptor;
+    bool draining = false;
+};
+
+control_plane::control_plane(const config& cfg, control_hooks hooks)
+    : impl_(std::make_unique<impl>(cfg, std::move(hooks))) {}
+
+control_plane::~control_plane() = default;
+
+std::optional<endpoint> control_plane::metrics_endpoint() const {
+    if (!impl_->acceptor)
+        return std::nullopt;
+    auto ep = impl_->acceptor->local_endpoint();
+    return endpoint{ep.address().to_string(), ep.port()};
+}
+
+void control_plane::run() {
+    if (impl_->acceptor)
+        impl_->accept();
+    impl_->wait_signal();
+    impl_->watch_workers();
+    impl_->io.run();
+}
+
+} // namespace spliced::server

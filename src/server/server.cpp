@@ -1,0 +1,121 @@
+#include "spliced/server/server.hpp"
+
+#include "listener.hpp"
+
+#include "spliced/fs/root.hpp"
+#include "spliced/metrics/exposition.hpp"
+#include "spliced/server/control_plane.hpp"
+#include "spliced/server/worker.hpp"
+
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <system_error>
+#include <vector>
+
+namespace spliced::server {
+
+namespace {
+
+std::string url_host(const std::string& host) {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+// Blocks SIGINT/SIGTERM on the calling thread while alive, so threads started meanwhile inherit
+// the block and signals reach the control plane's thread only.
+class signal_block {
+public:
+    signal_block() {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, &old_);
+    }
+    ~signal_block() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+private:
+    sigset_t old_;
+};
+
+} // namespace
+
+int run(const config& cfg) {
+    std::signal(SIGPIPE, SIG_IGN); // a peer's reset must never end the process
+
+    auto root = fs::open_root(cfg.root);
+    if (!root)
+        throw std::system_error(root.error(), "--root " + cfg.root);
+
+    std::vector<bound_listeners> listeners;
+    for (const auto& where : cfg.listen)
+        listeners.push_back(open_listeners(where, cfg.threads));
+
+    std::vector<std::unique_ptr<worker>> workers;
+    const std::uint64_t per_worker = (cfg.max_connections + cfg.threads - 1) / cfg.threads;
+
+    control_hooks hooks;
+    hooks.render_metrics = [&] {
+        std::vector<const metrics::shard*> shards;
+        for (auto& w : workers)
+            shards.push_back(&w->shard());
+        return metrics::render(shards, {cfg.queue_depth, cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth});
+    };
+    hooks.drain = [&] {
+        for (auto& w : workers)
+            w->drain();
+    };
+    hooks.stop = [&] {
+        for (auto& w : workers)
+            w->stop();
+    };
+    hooks.finished = [&] {
+        for (auto& w : workers)
+            if (!w->finished())
+                return false;
+        return true;
+    };
+    control_plane control(cfg, hooks);
+
+    {
+        signal_block block;
+        for (unsigned i = 0; i < cfg.threads; ++i) {
+            std::vector<unique_fd> mine;
+            for (auto& l : listeners)
+                mine.push_back(std::move(l.per_worker[i]));
+            workers.push_back(std::make_unique<worker>(cfg, root->get(), std::move(mine), per_worker));
+            if (auto started = workers.back()->start(); !started)
+                throw std::system_error(started.error(), "io_uring setup (worker " +
+                                                             std::to_string(i) + ")");
+        }
+    }
+
+    std::fprintf(stderr, "spliced: %u worker(s), io_uring setup %s, queue depth %u\n", cfg.threads,
+                 workers.front()->setup_mode().c_str(), cfg.queue_depth);
+    for (auto& l : listeners)
+        std::printf("listening on http://%s:%u\n", url_host(l.bound.host).c_str(), l.bound.port);
+    if (auto m = control.metrics_endpoint())
+        std::printf("metrics on http://%s:%u/metrics\n", url_host(m->host).c_str(), m->port);
+    std::fflush(stdout);
+
+    control.run();
+    for (auto& w : workers)
+        w->join();
+    return 0;
+}
+
+std::uint64_t raise_fd_limit() noexcept {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 1024;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+            ::getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    return lim.rlim_cur;
+}
+
+} // namespace spliced::server

@@ -1,0 +1,144 @@
+#include "splice_transfer.hpp"
+
+#include <poll.h>
+
+#include <array>
+#include <climits>
+
+namespace spliced::server {
+
+void pipe_broker::request(splice_transfer& t) noexcept {
+    if (waiters_.empty()) {
+        if (auto pipe = pool_->acquire()) {
+            t.pipe_ready(*pipe);
+            return;
+        }
+    }
+    waiters_.push_back(t);
+}
+
+void pipe_broker::release(const uring::pipe_lease& pipe, bool empty) noexcept {
+    pool_->release(pipe, empty);
+    while (!waiters_.empty()) {
+        auto next = pool_->acquire();
+        if (!next)
+            return;
+        splice_transfer& t = waiters_.front();
+        waiters_.pop_front();
+        t.pipe_ready(*next);
+    }
+}
+
+void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,
+                            std::uint64_t length) noexcept {
+    socket_fd_ = socket_fd;
+    file_slot_ = file_slot;
+    offset_ = offset;
+    remaining_ = length;
+    in_pipe_ = 0;
+    eof_ = need_poll_ = moved_any_ = socket_error_ = false;
+    error_ = 0;
+    if (length == 0) {
+        client_->transfer_done(transfer_end::complete);
+        return;
+    }
+    pipes_->request(*this);
+}
+
+void splice_transfer::abandon() noexcept { waiter_hook_.unlink(); }
+
+bool splice_transfer::busy() const noexcept {
+    return file_hop_.in_flight() || socket_hop_.in_flight() || poll_op_.in_flight();
+}
+
+void splice_transfer::pipe_ready(const uring::pipe_lease& pipe) noexcept {
+    pipe_ = pipe;
+    has_pipe_ = true;
+    step();
+}
+
+void splice_transfer::step() noexcept {
+    if (busy())
+        return; // the other hop of the pair is still out
+    if (error_ != 0) {
+        finish(socket_error_ ? transfer_end::client_gone
+               : (!moved_any_ && (error_ == -EINVAL || error_ == -ENOSYS)) ? transfer_end::refused
+                                                                          : transfer_end::failed);
+        return;
+    }
+    if (need_poll_) {
+        need_poll_ = false;
+        io_uring_prep_poll_add(&poll_op_.sqe(), socket_fd_, POLLOUT);
+        ring_->push(poll_op_);
+        return;
+    }
+    if (in_pipe_ > 0) {
+        // Leftover from a short socket hop or a cut link: drain it alone.
+        io_uring_prep_splice(&socket_hop_.sqe(), static_cast<int>(pipe_.read_slot), -1, socket_fd_,
+                             -1, in_pipe_, SPLICE_F_FD_IN_FIXED);
+        ring_->push(socket_hop_);
+        return;
+    }
+    if (remaining_ == 0 || eof_) {
+        finish(remaining_ == 0 ? transfer_end::complete : transfer_end::file_shrank);
+        return;
+    }
+    // Each hop is clamped to the pipe's capacity (and so to INT_MAX, splice's length type).
+    auto chunk = static_cast<unsigned>(std::min<std::uint64_t>(
+        {remaining_, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
+    auto& in = file_hop_.sqe();
+    io_uring_prep_splice(&in, static_cast<int>(file_slot_), static_cast<std::int64_t>(offset_),
+                         static_cast<int>(pipe_.write_slot), -1, chunk, SPLICE_F_FD_IN_FIXED);
+    in.flags |= IOSQE_FIXED_FILE; // fd_out (the pipe's write end) is fixed too
+    io_uring_prep_splice(&socket_hop_.sqe(), static_cast<int>(pipe_.read_slot), -1, socket_fd_, -1,
+                         chunk, SPLICE_F_FD_IN_FIXED);
+    std::array<uring::operation*, 2> pair{&file_hop_, &socket_hop_};
+    ring_->push_chain(pair, /*hard=*/false);
+}
+
+void splice_transfer::on_file_hop(int res, std::uint32_t) noexcept {
+    if (res > 0) {
+        in_pipe_ += static_cast<std::uint32_t>(res);
+        offset_ += static_cast<std::uint64_t>(res);
+        remaining_ -= static_cast<std::uint64_t>(res);
+        moved_any_ = true;
+    } else if (res == 0) {
+        eof_ = true; // the file is shorter than it was at open: send what exists, then stop
+    } else if (res != -EAGAIN && res != -EINTR && error_ == 0) {
+        error_ = res;
+    }
+    step();
+}
+
+void splice_transfer::on_socket_hop(int res, std::uint32_t) noexcept {
+    if (res > 0) {
+        in_pipe_ -= static_cast<std::uint32_t>(res);
+        client_->transfer_progress(static_cast<std::uint64_t>(res));
+    } else if (res == -EAGAIN) {
+        need_poll_ = true;
+    } else if (res == -ECANCELED || res == -EINTR) {
+        // The file hop was short or failed; step() decides from the pipe's contents.
+    } else if (error_ == 0) {
+        error_ = res == 0 ? -EPIPE : res;
+        socket_error_ = true;
+    }
+    step();
+}
+
+void splice_transfer::on_writable(int res, std::uint32_t) noexcept {
+    if (res < 0 && error_ == 0) {
+        error_ = res;
+        socket_error_ = true;
+    }
+    step();
+}
+
+void splice_transfer::finish(transfer_end end) noexcept {
+    if (has_pipe_) {
+        has_pipe_ = false;
+        pipes_->release(pipe_, in_pipe_ == 0);
+    }
+    client_->transfer_done(end);
+}
+
+} // namespace spliced::server

@@ -1,0 +1,99 @@
+#pragma once
+// The splice tier (DESIGN.md §4): file → pipe → socket with IORING_OP_SPLICE, both hops through a
+// pooled pipe whose ends are fixed descriptors. Each chunk is one linked pair (file→pipe, then
+// pipe→socket); a short first hop cuts the link (-ECANCELED on the second) and whatever sits in the
+// pipe is drained by itself before the next pair. -EAGAIN from the non-blocking socket re-arms with
+// POLL_ADD(POLLOUT), so no io-wq thread ever waits for a slow client.
+
+#include "spliced/uring/operation.hpp"
+#include "spliced/uring/pipe_pool.hpp"
+#include "spliced/uring/ring.hpp"
+
+#include <boost/intrusive/list.hpp>
+
+#include <cstdint>
+
+namespace spliced::server {
+
+enum class transfer_end {
+    complete,    // every byte was accepted by the socket
+    client_gone, // the socket failed (reset, shut down, timed out)
+    file_shrank, // end of file came early: a byte-exact prefix was sent
+    refused,     // the file system cannot splice (EINVAL/ENOSYS) before any byte moved
+    failed,      // any other error
+};
+
+class transfer_client {
+public:
+    virtual void transfer_progress(std::uint64_t bytes) noexcept = 0; // bytes the socket took
+    virtual void transfer_done(transfer_end end) noexcept = 0;
+
+protected:
+    ~transfer_client() = default;
+};
+
+class pipe_broker;
+using waiter_hook = boost::intrusive::list_member_hook<
+    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class splice_transfer {
+public:
+    splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client) noexcept
+        : ring_(&r), pipes_(&pipes), client_(&client) {}
+
+    // Sends [offset, offset + length) of the file in fixed slot `file_slot` to `socket_fd`.
+    void start(int socket_fd, unsigned file_slot, std::uint64_t offset, std::uint64_t length) noexcept;
+    // Stops waiting for a pipe, if it was; ops in flight end when the socket is shut down.
+    void abandon() noexcept;
+    bool busy() const noexcept;
+
+private:
+    friend class pipe_broker;
+    void pipe_ready(const uring::pipe_lease& pipe) noexcept;
+    void step() noexcept;
+    void finish(transfer_end end) noexcept;
+    void on_file_hop(int res, std::uint32_t) noexcept;
+    void on_socket_hop(int res, std::uint32_t) noexcept;
+    void on_writable(int res, std::uint32_t) noexcept;
+
+    uring::ring* ring_;
+    pipe_broker* pipes_;
+    transfer_client* client_;
+    int socket_fd_ = -1;
+    unsigned file_slot_ = 0;
+    std::uint64_t offset_ = 0;    // next file byte to move into the pipe
+    std::uint64_t remaining_ = 0; // file bytes not yet moved into the pipe
+    std::uint32_t in_pipe_ = 0;   // bytes in the pipe, not yet taken by the socket
+    bool has_pipe_ = false;
+    bool eof_ = false;            // the file ended before `remaining_` reached 0
+    bool need_poll_ = false;      // the socket said -EAGAIN: wait for POLLOUT
+    bool moved_any_ = false;
+    int error_ = 0;               // first hard error, as -errno from a CQE
+    bool socket_error_ = false;
+    uring::pipe_lease pipe_{};
+    waiter_hook waiter_hook_;     // linked while waiting in pipe_broker
+
+    uring::member_operation<splice_transfer, &splice_transfer::on_file_hop> file_hop_{uring::op_kind::splice, *this};
+    uring::member_operation<splice_transfer, &splice_transfer::on_socket_hop> socket_hop_{uring::op_kind::splice, *this};
+    uring::member_operation<splice_transfer, &splice_transfer::on_writable> poll_op_{uring::op_kind::poll, *this};
+};
+
+// Hands pipes to transfers in arrival order; a transfer that finds the pool exhausted waits here
+// (backpressure) instead of failing.
+class pipe_broker {
+public:
+    explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
+    void request(splice_transfer& t) noexcept;
+    void release(const uring::pipe_lease& pipe, bool empty) noexcept;
+    std::size_t waiting() const noexcept { return waiters_.size(); }
+
+private:
+    uring::pipe_pool* pool_;
+    boost::intrusive::list<
+        splice_transfer,
+        boost::intrusive::member_hook<splice_transfer, waiter_hook, &splice_transfer::waiter_hook_>,
+        boost::intrusive::constant_time_size<false>>
+        waiters_;
+};
+
+} // namespace spliced::server

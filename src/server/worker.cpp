@@ -1,0 +1,283 @@
+#include "spliced/server/worker.hpp"
+
+#include "connection.hpp"
+#include "worker_state.hpp"
+
+#include "spliced/core/clock.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <future>
+
+namespace spliced::server {
+
+worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root) noexcept
+    : cfg(c), ring(std::move(r)), slots(ring.registered_files()), closer(ring, slots),
+      pipes(ring, slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
+            std::min(c.max_pipes, ring.registered_files() / 4)),
+      broker(pipes), shard(s), root_fd(root), header_deadlines(c.header_timeout),
+      idle_deadlines(c.idle_timeout), send_deadlines(c.send_timeout),
+      linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))) {}
+
+// The worker thread's event loop and everything only it touches.
+class worker::loop {
+public:
+    loop(worker& owner, uring::ring&& r)
+        : owner_(owner), state_(owner.cfg_, std::move(r), owner.shard_, owner.root_fd_),
+          max_connections_(owner.max_connections_) {
+        state_.ring.set_observer(&loop::observe, &owner.shard_);
+        for (auto& l : owner.listeners_)
+            accepts_.push_back(std::make_unique<accept_slot>(*this, l.get()));
+        connections_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(max_connections_, 65536)));
+    }
+
+    void run() noexcept;
+
+private:
+    // One multishot accept per listener, and the cancel that pauses it.
+    struct accept_slot {
+        accept_slot(loop& l, int fd) noexcept : owner(&l), listen_fd(fd) {}
+        void on_accept(int res, std::uint32_t flags) noexcept { owner->accepted(*this, res, flags); }
+        void on_cancel(int, std::uint32_t) noexcept {}
+        loop* owner;
+        int listen_fd;
+        bool paused = false;
+        uring::member_operation<accept_slot, &accept_slot::on_accept> accept{uring::op_kind::accept, *this};
+        uring::member_operation<accept_slot, &accept_slot::on_cancel> cancel{uring::op_kind::cancel, *this};
+    };
+
+    static void observe(void* shard, uring::op_kind kind, std::uint64_t latency_ns) noexcept {
+        static_cast<metrics::shard*>(shard)->completion_latency[std::size_t(kind)].observe_ns(latency_ns);
+    }
+
+    void tick() noexcept;
+    void arm_accepts() noexcept;
+    void pause_accepts() noexcept;
+    void accepted(accept_slot& slot, int res, std::uint32_t flags) noexcept;
+    void arm_wake() noexcept;
+    void on_wake(int res, std::uint32_t) noexcept;
+    void expire(connection_deadlines& list) noexcept;
+    void free_closed() noexcept;
+    std::chrono::nanoseconds next_wait() const noexcept;
+    bool accepting() const noexcept { return !state_.draining; }
+    void cancel_everything() noexcept;
+
+    worker& owner_;
+    worker_state state_;
+    std::uint64_t max_connections_;
+    std::uint64_t accept_retry_ns_ = 0; // after EMFILE/ENFILE, do not re-arm before this
+    std::vector<std::unique_ptr<accept_slot>> accepts_;
+    std::vector<std::unique_ptr<connection>> connections_; // connection::index_ is its position
+    std::uint64_t wake_value_ = 0; // the kernel writes the eventfd counter here
+    uring::member_operation<loop, &loop::on_wake> wake_op_{uring::op_kind::read, *this};
+    uring::member_operation<loop, &loop::on_wake> cancel_all_op_{uring::op_kind::cancel, *this};
+    bool stopping_ = false;
+};
+
+void worker::loop::run() noexcept {
+    tick();
+    arm_wake();
+    arm_accepts();
+    while (true) {
+        state_.ring.run_once(next_wait());
+        tick();
+        if (owner_.stop_requested_.load(std::memory_order_acquire) && !stopping_) {
+            stopping_ = true;
+            state_.draining = true;
+            for (auto& c : connections_)
+                c->abort();
+        }
+        if (owner_.drain_requested_.load(std::memory_order_acquire) && !state_.draining) {
+            state_.draining = true;
+            for (auto& c : connections_)
+                c->drain();
+        }
+        expire(state_.header_deadlines);
+        expire(state_.idle_deadlines);
+        expire(state_.send_deadlines);
+        expire(state_.linger_deadlines);
+        free_closed();
+        if (state_.draining) {
+            pause_accepts();
+            if (connections_.empty())
+                break;
+        } else {
+            arm_accepts();
+        }
+        auto& stats = state_.ring.stats();
+        owner_.shard_.sqes_submitted.mirror(stats.sqes_submitted);
+        owner_.shard_.submit_calls.mirror(stats.submit_calls);
+        owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
+        owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
+    }
+    cancel_everything();
+}
+
+void worker::loop::tick() noexcept {
+    state_.now_ns = monotonic_ns();
+    auto second = wall_seconds();
+    if (second != state_.date_second) {
+        state_.date_second = second;
+        state_.date = http::format_http_date(second);
+    }
+}
+
+std::chrono::nanoseconds worker::loop::next_wait() const noexcept {
+    std::uint64_t wait = 1'000'000'000; // at least one look at the flags per second
+    for (const auto* list : {&state_.header_deadlines, &state_.idle_deadlines,
+                             &state_.send_deadlines, &state_.linger_deadlines}) {
+        if (auto d = list->next_deadline())
+            wait = std::min(wait, d > state_.now_ns ? d - state_.now_ns : 0);
+    }
+    if (!state_.closing.empty() || accept_retry_ns_)
+        wait = std::min<std::uint64_t>(wait, 10'000'000);
+    return std::chrono::nanoseconds(std::max<std::uint64_t>(wait, 1'000'000));
+}
+
+void worker::loop::arm_accepts() noexcept {
+    if (connections_.size() >= max_connections_)
+        return; // new connections wait in the kernel's backlog
+    if (accept_retry_ns_ && state_.now_ns < accept_retry_ns_)
+        return;
+    accept_retry_ns_ = 0;
+    for (auto& slot : accepts_) {
+        if (slot->accept.in_flight() || slot->cancel.in_flight())
+            continue;
+        slot->paused = false;
+        io_uring_prep_multishot_accept(&slot->accept.sqe(), slot->listen_fd, nullptr, nullptr,
+                                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+        state_.ring.push(slot->accept);
+    }
+}
+
+void worker::loop::pause_accepts() noexcept {
+    for (auto& slot : accepts_) {
+        if (!slot->accept.in_flight() || slot->paused)
+            continue;
+        slot->paused = true;
+        io_uring_prep_cancel(&slot->cancel.sqe(), &slot->accept, 0);
+        state_.ring.push(slot->cancel);
+    }
+}
+
+void worker::loop::accepted(accept_slot& slot, int res, std::uint32_t flags) noexcept {
+    if (res >= 0) {
+        // A CQE that raced with a pause is still served: the limit may be passed by the few
+        // connections already accepted in the kernel.
+        auto c = std::make_unique<connection>(state_, res);
+        c->index_ = connections_.size();
+        connections_.push_back(std::move(c));
+        owner_.shard_.connections_accepted.add();
+        owner_.shard_.connections_active.add(1);
+        connections_.back()->start();
+        if (connections_.size() >= max_connections_ || state_.draining)
+            pause_accepts();
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        accept_retry_ns_ = state_.now_ns + 100'000'000; // back off instead of spinning
+    }
+    (void)slot;
+    (void)flags; // without IORING_CQE_F_MORE the slot is free; the loop re-arms it
+}
+
+void worker::loop::arm_wake() noexcept {
+    io_uring_prep_read(&wake_op_.sqe(), owner_.wake_fd_.get(), &wake_value_, sizeof wake_value_, 0);
+    state_.ring.push(wake_op_);
+}
+
+void worker::loop::on_wake(int res, std::uint32_t) noexcept {
+    if (res > 0 && !stopping_)
+        arm_wake(); // the flags are read by the loop after this batch
+}
+
+void worker::loop::expire(connection_deadlines& list) noexcept {
+    while (connection* c = list.pop_expired(state_.now_ns))
+        c->abort();
+}
+
+void worker::loop::free_closed() noexcept {
+    auto& closing = state_.closing;
+    std::size_t kept = 0;
+    for (connection* c : closing) {
+        if (c->busy()) {
+            closing[kept++] = c;
+            continue;
+        }
+        std::size_t i = c->index_;
+        std::swap(connections_[i], connections_.back());
+        connections_[i]->index_ = i;
+        connections_.pop_back(); // destroys c: closes its socket and its file slot
+        owner_.shard_.connections_active.add(-1);
+    }
+    closing.resize(kept);
+}
+
+void worker::loop::cancel_everything() noexcept {
+    // Leave no operation referring to this loop's memory: cancel, then reap until none is left.
+    io_uring_prep_cancel(&cancel_all_op_.sqe(), nullptr, IORING_ASYNC_CANCEL_ANY);
+    stopping_ = true;
+    state_.ring.push(cancel_all_op_);
+    for (int turns = 0; state_.ring.stats().ops_in_flight > 0 && turns < 1000; ++turns)
+        state_.ring.run_once(std::chrono::milliseconds(10));
+}
+
+// ---- worker --------------------------------------------------------------------------------
+
+worker::worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
+               std::uint64_t max_connections)
+    : cfg_(cfg), root_fd_(root_fd), listeners_(std::move(listeners)),
+      max_connections_(max_connections),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+worker::~worker() {
+    stop();
+    join();
+}
+
+result<void> worker::start() {
+    if (!wake_fd_)
+        return errno_code(errno);
+    std::promise<result<void>> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, ready = std::move(ready)]() mutable {
+        uring::ring_config rc;
+        rc.sq_entries = cfg_.queue_depth;
+        rc.cq_entries = cfg_.cq_depth;
+        rc.sqpoll_idle_ms = cfg_.sqpoll_idle_ms;
+        rc.registered_files = cfg_.registered_files;
+        rc.iowq_bounded_workers = cfg_.iowq_workers;
+        auto r = uring::ring::create(rc);
+        if (!r) {
+            ready.set_value(r.error());
+            finished_.store(true, std::memory_order_release);
+            return;
+        }
+        setup_mode_ = r->setup_mode();
+        loop l(*this, std::move(*r));
+        ready.set_value(result<void>{});
+        l.run();
+        finished_.store(true, std::memory_order_release);
+    });
+    return started.get();
+}
+
+void worker::drain() noexcept {
+    drain_requested_.store(true, std::memory_order_release);
+    std::uint64_t one = 1;
+    (void)::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void worker::stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    drain();
+}
+
+void worker::join() {
+    if (thread_.joinable())
+        thread_.join();
+}
+
+} // namespace spliced::server

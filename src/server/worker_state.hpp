@@ -1,0 +1,52 @@
+#pragma once
+// What one worker's connections share: its ring, its descriptor tables and pools, its metric
+// shard, its clocks and timers. Single-threaded: only the worker's thread touches it.
+
+#include "connection.hpp"
+#include "splice_transfer.hpp"
+
+#include "spliced/http/date.hpp"
+#include "spliced/metrics/shard.hpp"
+#include "spliced/server/config.hpp"
+#include "spliced/server/deadline_list.hpp"
+#include "spliced/uring/pipe_pool.hpp"
+#include "spliced/uring/ring.hpp"
+#include "spliced/uring/slot_allocator.hpp"
+#include "spliced/uring/slot_closer.hpp"
+
+#include <string>
+#include <vector>
+
+namespace spliced::server {
+
+using connection_deadlines =
+    deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
+
+struct worker_state {
+    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root) noexcept;
+
+    const config& cfg;
+    uring::ring ring;
+    uring::slot_allocator slots;
+    uring::slot_closer closer;
+    uring::pipe_pool pipes;
+    pipe_broker broker;
+    metrics::shard& shard;
+    int root_fd;
+
+    std::uint64_t now_ns = 0;      // monotonic time of this loop turn
+    std::int64_t date_second = -1; // the second `date` was formatted for
+    http::http_date date{};
+
+    connection_deadlines header_deadlines; // reading a request head
+    connection_deadlines idle_deadlines;   // keep-alive, waiting for the next request
+    connection_deadlines send_deadlines;   // waiting for the client to take bytes
+    connection_deadlines linger_deadlines; // after a closing response, reading what is left
+
+    std::vector<connection*> closing;      // aborted, freed once no op is in flight
+    bool draining = false;
+
+    void schedule_free(connection& c) { closing.push_back(&c); }
+};
+
+} // namespace spliced::server
