@@ -27,6 +27,7 @@ void request_reader::reset() noexcept {
     auto& p = parser_->parser.emplace();
     p.header_limit(static_cast<std::uint32_t>(max_header_bytes_));
     p.eager(false);
+    parsed_ = 0;
 }
 
 namespace {
@@ -47,12 +48,49 @@ bool has_single_host(const beast_http::request_parser<beast_http::empty_body>& p
 
 } // namespace
 
+// Beast accepts only HTTP/1.0 and HTTP/1.1 in the request line. RFC 9110 §6.2: a higher minor
+// version of HTTP/1 is answered as HTTP/1.1, a higher major version gets 505.
+request_reader::version_check request_reader::check_version(std::string_view line) noexcept {
+    auto space = line.rfind(' ');
+    if (space == std::string_view::npos)
+        return version_check::as_is;
+    auto token = line.substr(space + 1);
+    if (token.size() != 8 || token.substr(0, 5) != "HTTP/" || token[6] != '.' ||
+        token[5] < '0' || token[5] > '9' || token[7] < '0' || token[7] > '9')
+        return version_check::as_is; // Beast refuses it: 400
+    if (token[5] >= '2')
+        return version_check::unsupported;
+    if (token[5] == '1' && token[7] > '1')
+        return version_check::downgrade;
+    return version_check::as_is;
+}
+
 request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     auto& p = *parser_->parser;
     boost::system::error_code ec;
-    std::size_t used = 0;
     try {
-        used = p.put(boost::asio::const_buffer(input.data(), input.size()), ec);
+        if (parsed_ == 0) {
+            auto eol = input.find("\r\n");
+            if (eol == std::string_view::npos) {
+                if (input.size() > max_header_bytes_)
+                    return {state::error, 0, status::uri_too_long};
+                return {state::need_more, 0, {}};
+            }
+            auto check = check_version(input.substr(0, eol));
+            if (check == version_check::unsupported)
+                return {state::error, 0, status::version_not_supported};
+            if (check == version_check::downgrade) {
+                // Beast consumes a complete start line on its own; give it the line as HTTP/1.1.
+                std::string line(input.substr(0, eol + 2));
+                line[eol - 1] = '1';
+                parsed_ = p.put(boost::asio::const_buffer(line.data(), line.size()), ec);
+                if (ec && ec != beast_http::error::need_more)
+                    return {state::error, 0, status::bad_request};
+                ec = {};
+            }
+        }
+        // Beast keeps what it has parsed of this request: feed only the bytes after it.
+        parsed_ += p.put(boost::asio::const_buffer(input.data() + parsed_, input.size() - parsed_), ec);
     } catch (...) {
         return {state::error, 0, status::internal_server_error};
     }
@@ -68,12 +106,9 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     if (!p.is_header_done())
         return {state::need_more, 0, {}};
 
+    const std::size_t used = parsed_;
     const auto& req = p.get();
     unsigned version = req.version();
-    if (version >= 20)
-        return {state::error, used, status::version_not_supported};
-    if (version < 10)
-        return {state::error, used, status::bad_request};
     // A request body is refused, never read: it could otherwise be taken as the next request.
     if (!p.is_done() || p.chunked() || (p.content_length() && *p.content_length() != 0))
         return {state::error, used, status::bad_request};
@@ -82,7 +117,7 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     if (version < 11 && req.count(beast_http::field::host) > 1)
         return {state::error, used, status::bad_request};
 
-    head_.version = version > 11 ? 11 : version;
+    head_.version = version;
     head_.keep_alive = req.keep_alive();
     switch (req.method()) {
     case beast_http::verb::get: head_.method = method::get; break;

@@ -47,10 +47,14 @@ public:
     void reset() noexcept;
 
 private:
+    enum class version_check { as_is, downgrade, unsupported };
+    static version_check check_version(std::string_view request_line) noexcept;
+
     struct parser_state;
     std::unique_ptr<parser_state> parser_; // Beast's parser, rebuilt per request
     request_head head_;
     std::size_t max_header_bytes_;
+    std::size_t parsed_ = 0; // bytes of the current request Beast has already consumed
 };
 
 } // namespace spliced::http

@@ -1,0 +1,133 @@
+#include "spliced/http/request_reader.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using spliced::http::method;
+using spliced::http::request_reader;
+using spliced::http::status;
+using state = request_reader::state;
+
+namespace {
+
+struct parsed {
+    method m;
+    std::string target;
+    unsigned version;
+    bool keep_alive;
+};
+
+// Feeds `wire` to a reader the way a connection does: whatever has arrived so far, with the
+// arrival split at `split`. Returns every request parsed.
+std::vector<parsed> parse_all(const std::string& wire, std::size_t split) {
+    request_reader reader(8192);
+    std::vector<parsed> out;
+    std::string buffer;
+    std::size_t delivered = 0;
+    auto deliver = [&](std::size_t upto) {
+        buffer.append(wire, delivered, upto - delivered);
+        delivered = upto;
+    };
+    deliver(split);
+    while (true) {
+        auto o = reader.feed(buffer);
+        if (o.result == state::need_more) {
+            if (delivered == wire.size())
+                break;
+            deliver(wire.size());
+            continue;
+        }
+        REQUIRE(o.result == state::done);
+        const auto& h = reader.head();
+        out.push_back({h.method, h.target, h.version, h.keep_alive});
+        buffer.erase(0, o.consumed);
+        reader.reset();
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("four pipelined requests parse identically at every split position") {
+    const std::string wire = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "HEAD /b%20c HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /c HTTP/1.0\r\n\r\n"
+                             "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (std::size_t split = 0; split <= wire.size(); ++split) {
+        CAPTURE(split);
+        auto got = parse_all(wire, split);
+        REQUIRE(got.size() == 4);
+        CHECK(got[0].m == method::get);
+        CHECK(got[0].target == "/a");
+        CHECK(got[0].keep_alive);
+        CHECK(got[1].m == method::head);
+        CHECK(got[1].target == "/b%20c");
+        CHECK(got[2].version == 10);
+        CHECK_FALSE(got[2].keep_alive);
+        CHECK(got[3].target == "/d");
+        CHECK_FALSE(got[3].keep_alive);
+    }
+}
+
+TEST_CASE("keep-alive follows HTTP/1.0 and HTTP/1.1 rules") {
+    struct row {
+        std::string wire;
+        bool keep_alive;
+        unsigned version;
+    };
+    const row rows[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true, 11},
+        {"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false, 11},
+        {"GET / HTTP/1.0\r\n\r\n", false, 10},
+        {"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, 10},
+        {"GET / HTTP/1.2\r\nHost: x\r\n\r\n", true, 11},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.wire);
+        request_reader reader(8192);
+        auto o = reader.feed(r.wire);
+        REQUIRE(o.result == state::done);
+        CHECK(o.consumed == r.wire.size());
+        CHECK(reader.head().keep_alive == r.keep_alive);
+        CHECK(reader.head().version == r.version);
+    }
+}
+
+TEST_CASE("bad heads map to the right status") {
+    struct row {
+        std::string wire;
+        status want;
+    };
+    const row rows[] = {
+        {"GET / HTTP/1.1\r\n\r\n", status::bad_request},                       // no Host
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status::bad_request}, // two Hosts
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", status::version_not_supported},
+        {"GET / FOO/1.1\r\nHost: x\r\n\r\n", status::bad_request},
+        {"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", status::bad_request},
+        {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", status::bad_request},
+        {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status::bad_request},
+        {"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", status::bad_request},
+        {std::string("\x00\x01garbage\r\n\r\n", 13), status::bad_request},
+        {"GET /\r\n\r\n", status::bad_request}, // HTTP/0.9
+        {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", status::uri_too_long},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
+         status::header_fields_too_large},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.wire.substr(0, 60));
+        request_reader reader(8192);
+        auto o = reader.feed(r.wire);
+        REQUIRE(o.result == state::error);
+        CHECK(o.error == r.want);
+    }
+}
+
+TEST_CASE("an unknown method is parsed so the server can answer 405") {
+    request_reader reader(8192);
+    auto o = reader.feed("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(o.result == state::done);
+    CHECK(reader.head().method == method::other);
+    CHECK(reader.head().method_text == "BREW");
+}
