@@ -171,6 +171,10 @@ void connection::serve_file(const opened_file& file) noexcept {
 
 void connection::respond_simple(http::status s, std::string_view extra) noexcept {
     status_code_ = http::code(s);
+    if (s == http::status::bad_request)
+        keep_alive_ = false; // whoever sent a malformed request gets no second try on this stream
+    if (s == http::status::service_unavailable)
+        extra = "Retry-After: 1\r\n";
     http::write_simple_response(head_, s, http::view(w_.date), keep_alive_, version_, extra,
                                 method_ != http::method::head);
     send_head(false);

@@ -1,0 +1,184 @@
+"""Starts the real spliced binary on 127.0.0.1:0 and talks to it with real clients.
+
+Every test gets its own server and root directory; everything started is stopped.
+Environment: SPLICED_BIN (the binary), SPLICED_TRANSFER (optional --transfer value).
+"""
+import contextlib
+import hashlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("SPLICED_BIN", "build/src/spliced")
+TRANSFER = os.environ.get("SPLICED_TRANSFER")
+SKIP = 77
+
+
+def offset_pattern(size):
+    """Bytes that spell out their own offsets ("X000000000 X000000010 ..."): a wrong range or a
+    shifted byte shows up in a failure message as a readable offset (nginx-tests' range.t)."""
+    out = bytearray()
+    pos = 0
+    while pos < size:
+        out += b"X%09d" % pos
+        pos += 10
+    return bytes(out[:size])
+
+
+class Server:
+    def __init__(self, root, *args, threads=2):
+        cmd = [BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+               "--threads", str(threads)]
+        if TRANSFER:
+            cmd += ["--transfer", TRANSFER]
+        cmd += list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.port = None
+        self.metrics_port = None
+        deadline = time.time() + 10
+        while time.time() < deadline and (self.port is None or self.metrics_port is None):
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read()
+                if "io_uring" in err and ("Operation not permitted" in err or "not implemented" in err):
+                    print("io_uring unavailable: " + err, file=sys.stderr)
+                    sys.exit(SKIP)
+                raise RuntimeError("spliced exited: " + err)
+            if line.startswith("listening on http://127.0.0.1:"):
+                self.port = int(line.rsplit(":", 1)[1])
+            elif line.startswith("metrics on http://127.0.0.1:"):
+                self.metrics_port = int(line.rsplit(":", 1)[1].split("/")[0])
+        if self.port is None:
+            raise RuntimeError("no readiness line")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def connect(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return s
+
+    def http(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def get(self, path, method="GET", headers=None):
+        c = self.http()
+        try:
+            c.request(method, path, headers=headers or {})
+            r = c.getresponse()
+            body = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), body
+        finally:
+            c.close()
+
+    def metrics(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        return parse_prometheus(text)
+
+    def health(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+def parse_prometheus(text):
+    """Sample lines → {'name{labels}': value}; the real text format, comments skipped."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        out[key] = float(value)
+    return out
+
+
+def raw_exchange(sock, data, until_close=True, timeout=10):
+    """Sends bytes, returns everything received until the server closes."""
+    sock.settimeout(timeout)
+    sock.sendall(data)
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if not until_close:
+            break
+    return b"".join(chunks)
+
+
+def read_response(sock_file):
+    """Reads one response (status, headers, body) from a socket's file object."""
+    status_line = sock_file.readline()
+    if not status_line:
+        return None
+    version, code, _ = status_line.decode().split(" ", 2)
+    headers = {}
+    while True:
+        line = sock_file.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    return int(code), headers
+
+
+class ServerTest(unittest.TestCase):
+    server_args = ()
+    threads = 2
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="spliced-test-")
+        self.populate(self.root)
+        self.server = Server(self.root, *self.server_args, threads=self.threads)
+
+    def tearDown(self):
+        self.server.stop(signal.SIGKILL)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def populate(self, root):
+        pass
+
+    def write(self, name, data):
+        path = os.path.join(self.root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+
+def main():
+    unittest.main(verbosity=2)

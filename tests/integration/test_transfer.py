@@ -1,0 +1,202 @@
+"""Bodies under load and under fault: >4 GiB files, concurrency, resets, shrinking and replaced files."""
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+import unittest
+
+from harness import ServerTest, main, offset_pattern, read_response
+
+GIB = 1 << 30
+
+
+class LargeFile(ServerTest):
+    """A sparse file past 4 GiB: offsets and lengths must be 64-bit all the way through."""
+    SIZE = 4 * GIB + 3 * (1 << 20) + 7
+    MARKS = {0: b"start", 4 * GIB - 3: b"<4GiB>", SIZE - 4: b"end!"}
+
+    def populate(self, root):
+        path = os.path.join(root, "huge.img")
+        with open(path, "wb") as f:
+            f.truncate(self.SIZE)
+            for offset, data in self.MARKS.items():
+                f.seek(offset)
+                f.write(data)
+
+    def expected(self, offset, length):
+        chunk = bytearray(length)
+        for mark, data in self.MARKS.items():
+            lo, hi = max(offset, mark), min(offset + length, mark + len(data))
+            if lo < hi:
+                chunk[lo - offset:hi - offset] = data[lo - mark:hi - mark]
+        return bytes(chunk)
+
+    def test_over_4gib_exact_bytes(self):
+        s = self.server.connect(timeout=60)
+        s.sendall(b"GET /huge.img HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        f = s.makefile("rb", buffering=1 << 20)
+        code, headers = read_response(f)
+        self.assertEqual(code, 200)
+        self.assertEqual(int(headers["content-length"]), self.SIZE)
+        offset = 0
+        while True:
+            chunk = f.read(8 << 20)
+            if not chunk:
+                break
+            if chunk != self.expected(offset, len(chunk)):
+                self.fail("wrong bytes in [%d, %d)" % (offset, offset + len(chunk)))
+            offset += len(chunk)
+        self.assertEqual(offset, self.SIZE)
+        s.close()
+
+
+class Concurrency(ServerTest):
+    def populate(self, root):
+        self.files = {}
+        for i in range(20):
+            data = os.urandom((i + 1) * 100_000)
+            self.files["/f%02d.bin" % i] = hashlib.sha256(data).hexdigest()
+            self.write("f%02d.bin" % i, data)
+        self.write("big.bin", offset_pattern(32 << 20))
+
+    def test_200_concurrent_downloads_sha256(self):
+        errors = []
+        names = sorted(self.files)
+
+        def download(i):
+            try:
+                name = names[i % len(names)]
+                status, _, body = self.server.get(name)
+                if status != 200 or hashlib.sha256(body).hexdigest() != self.files[name]:
+                    errors.append((name, status, len(body)))
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                errors.append((i, repr(e)))
+
+        threads = [threading.Thread(target=download, args=(i,)) for i in range(200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+
+    def test_100_resets_mid_body_leak_nothing(self):
+        self.server.get("/f00.bin")  # warm up: pools and caches that legitimately stay
+        time.sleep(0.2)
+        before = self.server.fd_count()
+        for _ in range(100):
+            s = self.server.connect()
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(65536)  # the head and the first body bytes: the transfer is under way
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # RST
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.server.metrics()["spliced_connections_active"] == 0:
+                break
+            time.sleep(0.05)
+        self.assertEqual(self.server.metrics()["spliced_connections_active"], 0)
+        self.assertEqual(self.server.fd_count(), before)
+        # Pipes that held bytes were destroyed, the rest are idle: the server still serves right.
+        status, _, body = self.server.get("/big.bin")
+        self.assertEqual(body, offset_pattern(32 << 20))
+
+
+class FileChanges(ServerTest):
+    SIZE = 64 << 20
+
+    def populate(self, root):
+        self.data = offset_pattern(self.SIZE)
+        self.write("moving.bin", self.data)
+
+    def start_paused_download(self):
+        s = self.server.connect(timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /moving.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb", buffering=0)
+        code, headers = read_response(f)
+        self.assertEqual(code, 200)
+        prefix = f.read(100_000)
+        time.sleep(0.3)  # the server fills the socket and the pipe, then waits for POLLOUT
+        return s, f, prefix
+
+    def read_rest(self, f):
+        chunks = []
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def test_truncated_mid_transfer_gives_exact_prefix_and_close(self):
+        # Truncate beyond what is already in flight (pipe + socket buffers hold at most a few
+        # MiB here): bytes handed to the kernel reference the page cache, so truncating *under*
+        # them is the zero-copy caveat documented in the README, not something a server can undo.
+        s, f, prefix = self.start_paused_download()
+        new_size = 32 << 20
+        with open(os.path.join(self.root, "moving.bin"), "r+b") as g:
+            g.truncate(new_size)
+        got = prefix + self.read_rest(f)  # returns only once the server closes
+        s.close()
+        self.assertEqual(len(got), new_size)  # the bytes that exist, then the close
+        self.assertEqual(got, self.data[:new_size])  # never padding, never garbage
+
+    def test_replaced_by_rename_keeps_serving_old_bytes(self):
+        s, f, prefix = self.start_paused_download()
+        tmp = self.write("new.bin", b"N" * 1000)
+        os.rename(tmp, os.path.join(self.root, "moving.bin"))
+        got = prefix + self.read_rest_until(f, self.SIZE - len(prefix))
+        s.close()
+        self.assertEqual(got, self.data)
+        self.assertEqual(self.server.get("/moving.bin")[2], b"N" * 1000)
+
+    def test_unlinked_file_finishes(self):
+        s, f, prefix = self.start_paused_download()
+        os.unlink(os.path.join(self.root, "moving.bin"))
+        got = prefix + self.read_rest_until(f, self.SIZE - len(prefix))
+        s.close()
+        self.assertEqual(got, self.data)
+        self.assertEqual(self.server.get("/moving.bin")[0], 404)
+
+    def read_rest_until(self, f, n):
+        chunks, have = [], 0
+        while have < n:
+            chunk = f.read(min(1 << 20, n - have))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            have += len(chunk)
+        return b"".join(chunks)
+
+
+class OutOfDescriptors(ServerTest):
+    """With a tiny fixed-file table, requests beyond it get 503 + Retry-After, never a hang."""
+    server_args = ("--registered-files", "64")
+    threads = 1
+
+    def populate(self, root):
+        self.write("big.bin", b"z" * (16 << 20))
+
+    def test_503_when_fixed_table_is_full(self):
+        holders = []
+        for _ in range(48):  # 16 pipes take 32 slots; these hold the other 32 and then some
+            s = self.server.connect()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            holders.append(s)
+        time.sleep(0.5)
+        status, headers, _ = self.server.get("/big.bin")
+        self.assertEqual(status, 503)
+        self.assertEqual(headers["retry-after"], "1")
+        for s in holders:
+            s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline and self.server.get("/big.bin")[0] != 200:
+            time.sleep(0.1)
+        self.assertEqual(self.server.get("/big.bin")[2], b"z" * (16 << 20))
+
+
+if __name__ == "__main__":
+    main()
