@@ -38,6 +38,8 @@ class Server:
                "--threads", str(threads)]
         if TRANSFER:
             cmd += ["--transfer", TRANSFER]
+        if "--drain-timeout" not in args:
+            cmd += ["--drain-timeout", "3s"]
         cmd += list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.port = None
@@ -99,6 +101,7 @@ class Server:
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns (exit code, everything it wrote to stderr)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -106,9 +109,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        err = self.proc.stderr.read() if not self.proc.stderr.closed else ""
         self.proc.stdout.close()
         self.proc.stderr.close()
-        return self.proc.returncode
+        return self.proc.returncode, err
 
 
 def parse_prometheus(text):
@@ -166,8 +170,15 @@ class ServerTest(unittest.TestCase):
         self.server = Server(self.root, *self.server_args, threads=self.threads)
 
     def tearDown(self):
-        self.server.stop(signal.SIGKILL)
+        # A clean SIGTERM exit is part of every test: sanitizer reports (leaks included) and
+        # crashes at shutdown turn into failures here.
+        code, err = self.server.stop(signal.SIGTERM)
         shutil.rmtree(self.root, ignore_errors=True)
+        self.assertNotIn("Sanitizer", err)
+        self.assertNotIn("runtime error", err)
+        self.assertIn(code, (0, None) if self.server_stopped_by_test else (0,), err)
+
+    server_stopped_by_test = False
 
     def populate(self, root):
         pass

@@ -1,0 +1,153 @@
+"""The process as operators run it: flags, readiness, metrics/health, SIGTERM drain."""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, Server, ServerTest, main, offset_pattern, read_response
+
+
+class Flags(unittest.TestCase):
+    def run_spliced(self, *args):
+        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30)
+
+    def test_help_documents_every_flag_with_defaults(self):
+        r = self.run_spliced("--help")
+        self.assertEqual(r.returncode, 0)
+        for flag in ["--root", "--listen", "--threads", "--queue-depth", "--cq-depth", "--sqpoll",
+                     "--registered-files", "--pipe-size", "--transfer", "--metrics-listen",
+                     "--max-connections", "--header-timeout", "--idle-timeout", "--send-timeout",
+                     "--drain-timeout", "--max-header-bytes", "--index", "--version"]:
+            self.assertIn(flag, r.stdout)
+        self.assertIn("(=4096)", r.stdout)
+        self.assertIn("(=10s)", r.stdout)
+
+    def test_version(self):
+        r = self.run_spliced("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^spliced \d+\.\d+\.\d+\n$")
+
+    def test_bad_values_are_refused_in_one_line_naming_the_flag(self):
+        cases = [
+            (["--queue-depth", "0"], "--queue-depth", "8 to 32768"),
+            (["--queue-depth", "many"], "--queue-depth", "8 to 32768"),
+            (["--threads", "0"], "--threads", "1 to 1024"),
+            (["--header-timeout", "soon"], "--header-timeout", "500ms"),
+            (["--listen", "nowhere"], "--listen", "HOST:PORT"),
+            (["--listen", "127.0.0.1:70000"], "--listen", "HOST:PORT"),
+            (["--transfer", "teleport"], "--transfer", "auto or splice"),
+            (["--pipe-size", "1"], "--pipe-size", "4096"),
+            (["--index", "a/b"], "--index", "without '/'"),
+            (["--no-such-flag"], "no-such-flag", ""),
+        ]
+        for args, flag, accepted in cases:
+            r = self.run_spliced("--root", "/", *args)
+            self.assertNotEqual(r.returncode, 0, args)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn(flag, lines[0])
+            self.assertIn(accepted, lines[0])
+
+    def test_missing_root_is_refused(self):
+        r = self.run_spliced("--root", "/definitely/not/here", "--listen", "127.0.0.1:0",
+                             "--metrics-listen", "off")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--root /definitely/not/here", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
+
+class ControlPlane(ServerTest):
+    def populate(self, root):
+        self.write("a.txt", b"hello")
+
+    def test_metrics_and_health(self):
+        self.assertEqual(self.server.get("/a.txt")[2], b"hello")
+        self.assertEqual(self.server.get("/nope")[0], 404)
+        m = self.server.metrics()
+        self.assertEqual(m['spliced_requests_total{code="200",method="GET"}'], 1)
+        self.assertEqual(m['spliced_requests_total{code="404",method="GET"}'], 1)
+        self.assertGreaterEqual(m['spliced_sent_bytes_total{tier="splice"}'], 5)
+        self.assertGreater(m['spliced_sent_bytes_total{tier="head"}'], 100)
+        self.assertEqual(m["spliced_queue_depth"], 4096)
+        self.assertGreater(m["spliced_sqes_submitted_total"], 0)
+        self.assertGreater(m['spliced_completion_latency_seconds_count{op="splice"}'], 0)
+        self.assertEqual(self.server.health(), 200)
+
+    def test_metrics_off(self):
+        root = tempfile.mkdtemp()
+        try:
+            p = subprocess.Popen([BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "off",
+                                  "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = p.stdout.readline()
+            self.assertTrue(line.startswith("listening on http://127.0.0.1:"))
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(10), 0)
+            self.assertEqual(p.stdout.read(), "")  # no metrics line
+            p.stdout.close()
+            p.stderr.close()
+        finally:
+            shutil.rmtree(root)
+
+
+class Drain(ServerTest):
+    server_args = ("--drain-timeout", "20s")
+    server_stopped_by_test = True
+    SIZE = 16 << 20
+
+    def populate(self, root):
+        self.data = offset_pattern(self.SIZE)
+        self.write("big.bin", self.data)
+
+    def test_sigterm_lets_transfer_in_flight_finish_then_exits_0(self):
+        s = self.server.connect(timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb", buffering=0)
+        code, headers = read_response(f)
+        self.assertEqual(code, 200)
+        got = [f.read(100_000)]
+        idle = self.server.connect()  # an idle keep-alive connection is closed by the drain
+        time.sleep(0.2)
+        self.server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertEqual(self.server.health(), 503)
+        self.assertEqual(idle.recv(10), b"")
+        idle.close()
+        with self.assertRaises(OSError):  # no longer accepting
+            c = socket.create_connection(("127.0.0.1", self.server.port), timeout=2)
+            c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            if not c.recv(10):
+                raise ConnectionResetError
+        have = len(got[0])
+        while have < self.SIZE:
+            chunk = f.read(min(1 << 20, self.SIZE - have))
+            if not chunk:
+                break
+            got.append(chunk)
+            have += len(chunk)
+        self.assertEqual(b"".join(got), self.data)
+        self.assertEqual(f.read(), b"")  # closed after the last response of the drain
+        s.close()
+        self.assertEqual(self.server.proc.wait(20), 0)
+
+    def test_drain_timeout_cuts_a_stalled_transfer(self):
+        self.server.stop(signal.SIGTERM)
+        self.server = Server(self.root, "--drain-timeout", "500ms", threads=1)
+        s = self.server.connect(timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        start = time.time()
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.server.proc.wait(10), 0)
+        self.assertLess(time.time() - start, 5)
+        s.close()
+
+
+if __name__ == "__main__":
+    main()
