@@ -94,6 +94,46 @@ class ControlPlane(ServerTest):
             shutil.rmtree(root)
 
 
+class Limits(ServerTest):
+    server_args = ("--max-connections", "2", "--send-timeout", "400ms")
+    threads = 1
+
+    def populate(self, root):
+        self.write("a.txt", b"hello")
+        self.write("big.bin", b"b" * (32 << 20))
+
+    def test_connections_beyond_the_limit_wait_in_the_backlog(self):
+        first, second = self.server.connect(), self.server.connect()
+        time.sleep(0.2)
+        third = self.server.connect(timeout=5)  # the kernel completes the handshake
+        third.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        third.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            third.recv(100)  # not accepted yet: no answer
+        first.close()
+        third.settimeout(5)
+        got = b""
+        while chunk := third.recv(4096):
+            got += chunk
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 OK"))
+        self.assertTrue(got.endswith(b"hello"))
+        for s in (second, third):
+            s.close()
+
+    def test_send_timeout_closes_a_client_that_stops_reading(self):
+        s = self.server.connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.time() + 5
+        time.sleep(0.2)
+        while time.time() < deadline:
+            if self.server.metrics()["spliced_connections_active"] == 0:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.server.metrics()["spliced_connections_active"], 0)
+        s.close()
+
+
 class Drain(ServerTest):
     server_args = ("--drain-timeout", "20s")
     server_stopped_by_test = True
