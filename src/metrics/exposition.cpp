@@ -59,6 +59,29 @@ ClientMetric histogram_metric(std::span<const shard* const> shards, Pick pick) {
     return m;
 }
 
+// Counters and gauges that are one number per shard, summed at scrape time.
+struct scalar_spec {
+    std::string_view name;
+    std::string_view help;
+    MetricType type;
+    double (*read)(const shard&);
+};
+
+constexpr scalar_spec shard_scalars[] = {
+    {"spliced_connections_accepted_total", "Connections accepted.", MetricType::Counter,
+     [](const shard& s) { return double(s.connections_accepted.value()); }},
+    {"spliced_connections_active", "Connections open now.", MetricType::Gauge,
+     [](const shard& s) { return double(s.connections_active.value()); }},
+    {"spliced_sqes_submitted_total", "SQEs handed to the kernel.", MetricType::Counter,
+     [](const shard& s) { return double(s.sqes_submitted.value()); }},
+    {"spliced_submit_calls_total", "io_uring_enter calls that submitted or waited.",
+     MetricType::Counter, [](const shard& s) { return double(s.submit_calls.value()); }},
+    {"spliced_sq_full_waits_total", "Loop turns on which queued work waited for SQ space.",
+     MetricType::Counter, [](const shard& s) { return double(s.sq_full_waits.value()); }},
+    {"spliced_ops_in_flight", "Operations submitted and not yet completed.", MetricType::Gauge,
+     [](const shard& s) { return double(s.ops_in_flight.value()); }},
+};
+
 std::string_view method_name(std::size_t m) noexcept {
     static constexpr std::string_view names[method_count] = {"GET", "HEAD", "other"};
     return names[m];
@@ -96,23 +119,12 @@ std::string render(std::span<const shard* const> shards, const static_info& info
     }
     families.push_back(std::move(sent));
 
-    families.push_back(scalar("spliced_connections_accepted_total", "Connections accepted.",
-                              MetricType::Counter,
-                              double(sum(shards, [](const shard& s) { return s.connections_accepted.value(); }))));
-    families.push_back(scalar("spliced_connections_active", "Connections open now.", MetricType::Gauge,
-                              double(sum(shards, [](const shard& s) { return s.connections_active.value(); }))));
-    families.push_back(scalar("spliced_sqes_submitted_total", "SQEs handed to the kernel.",
-                              MetricType::Counter,
-                              double(sum(shards, [](const shard& s) { return s.sqes_submitted.value(); }))));
-    families.push_back(scalar("spliced_submit_calls_total", "io_uring_enter calls that submitted or waited.",
-                              MetricType::Counter,
-                              double(sum(shards, [](const shard& s) { return s.submit_calls.value(); }))));
-    families.push_back(scalar("spliced_sq_full_waits_total", "Loop turns on which queued work waited for SQ space.",
-                              MetricType::Counter,
-                              double(sum(shards, [](const shard& s) { return s.sq_full_waits.value(); }))));
-    families.push_back(scalar("spliced_ops_in_flight", "Operations submitted and not yet completed.",
-                              MetricType::Gauge,
-                              double(sum(shards, [](const shard& s) { return s.ops_in_flight.value(); }))));
+    for (const auto& spec : shard_scalars) {
+        double total = 0;
+        for (const shard* one : shards)
+            total += spec.read(*one);
+        families.push_back(scalar(std::string(spec.name), std::string(spec.help), spec.type, total));
+    }
     families.push_back(scalar("spliced_queue_depth", "Configured SQ entries per worker ring.",
                               MetricType::Gauge, double(info.queue_depth)));
     families.push_back(scalar("spliced_cq_depth", "Configured CQ entries per worker ring.",

@@ -160,6 +160,33 @@ def read_response(sock_file):
     return int(code), headers
 
 
+def paused_download(server, path, rcvbuf=65536, first=100_000):
+    """Starts a download, reads the head and `first` body bytes, then stops reading so that the
+    server fills the socket and its pipe and waits for POLLOUT. Returns (socket, file, prefix)."""
+    s = server.connect(timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    f = s.makefile("rb", buffering=0)
+    code, _ = read_response(f)
+    if code != 200:
+        raise AssertionError("GET %s: %s" % (path, code))
+    prefix = f.read(first)
+    time.sleep(0.3)
+    return s, f, prefix
+
+
+def read_exactly(f, n):
+    """Reads until n bytes or end of stream."""
+    chunks, have = [], 0
+    while have < n:
+        chunk = f.read(min(1 << 20, n - have))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        have += len(chunk)
+    return b"".join(chunks)
+
+
 class ServerTest(unittest.TestCase):
     server_args = ()
     threads = 2

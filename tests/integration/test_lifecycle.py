@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, Server, ServerTest, main, offset_pattern, read_response
+from harness import BIN, Server, ServerTest, main, offset_pattern, paused_download, read_exactly
 
 
 class Flags(unittest.TestCase):
@@ -144,13 +144,7 @@ class Drain(ServerTest):
         self.write("big.bin", self.data)
 
     def test_sigterm_lets_transfer_in_flight_finish_then_exits_0(self):
-        s = self.server.connect(timeout=30)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        f = s.makefile("rb", buffering=0)
-        code, headers = read_response(f)
-        self.assertEqual(code, 200)
-        got = [f.read(100_000)]
+        s, f, prefix = paused_download(self.server, "/big.bin")
         idle = self.server.connect()  # an idle keep-alive connection is closed by the drain
         time.sleep(0.2)
         self.server.proc.send_signal(signal.SIGTERM)
@@ -163,14 +157,8 @@ class Drain(ServerTest):
             c.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             if not c.recv(10):
                 raise ConnectionResetError
-        have = len(got[0])
-        while have < self.SIZE:
-            chunk = f.read(min(1 << 20, self.SIZE - have))
-            if not chunk:
-                break
-            got.append(chunk)
-            have += len(chunk)
-        self.assertEqual(b"".join(got), self.data)
+        got = prefix + read_exactly(f, self.SIZE - len(prefix))
+        self.assertEqual(got, self.data)
         self.assertEqual(f.read(), b"")  # closed after the last response of the drain
         s.close()
         self.assertEqual(self.server.proc.wait(20), 0)

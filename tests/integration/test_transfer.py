@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import ServerTest, main, offset_pattern, read_response
+from harness import ServerTest, main, offset_pattern, paused_download, read_exactly, read_response
 
 GIB = 1 << 30
 
@@ -111,24 +111,7 @@ class FileChanges(ServerTest):
         self.write("moving.bin", self.data)
 
     def start_paused_download(self):
-        s = self.server.connect(timeout=30)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.sendall(b"GET /moving.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        f = s.makefile("rb", buffering=0)
-        code, headers = read_response(f)
-        self.assertEqual(code, 200)
-        prefix = f.read(100_000)
-        time.sleep(0.3)  # the server fills the socket and the pipe, then waits for POLLOUT
-        return s, f, prefix
-
-    def read_rest(self, f):
-        chunks = []
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return paused_download(self.server, "/moving.bin")
 
     def test_truncated_mid_transfer_gives_exact_prefix_and_close(self):
         # Truncate beyond what is already in flight (pipe + socket buffers hold at most a few
@@ -138,7 +121,7 @@ class FileChanges(ServerTest):
         new_size = 32 << 20
         with open(os.path.join(self.root, "moving.bin"), "r+b") as g:
             g.truncate(new_size)
-        got = prefix + self.read_rest(f)  # returns only once the server closes
+        got = prefix + read_exactly(f, self.SIZE)  # returns only once the server closes
         s.close()
         self.assertEqual(len(got), new_size)  # the bytes that exist, then the close
         self.assertEqual(got, self.data[:new_size])  # never padding, never garbage
@@ -147,7 +130,7 @@ class FileChanges(ServerTest):
         s, f, prefix = self.start_paused_download()
         tmp = self.write("new.bin", b"N" * 1000)
         os.rename(tmp, os.path.join(self.root, "moving.bin"))
-        got = prefix + self.read_rest_until(f, self.SIZE - len(prefix))
+        got = prefix + read_exactly(f, self.SIZE - len(prefix))
         s.close()
         self.assertEqual(got, self.data)
         self.assertEqual(self.server.get("/moving.bin")[2], b"N" * 1000)
@@ -155,20 +138,10 @@ class FileChanges(ServerTest):
     def test_unlinked_file_finishes(self):
         s, f, prefix = self.start_paused_download()
         os.unlink(os.path.join(self.root, "moving.bin"))
-        got = prefix + self.read_rest_until(f, self.SIZE - len(prefix))
+        got = prefix + read_exactly(f, self.SIZE - len(prefix))
         s.close()
         self.assertEqual(got, self.data)
         self.assertEqual(self.server.get("/moving.bin")[0], 404)
-
-    def read_rest_until(self, f, n):
-        chunks, have = [], 0
-        while have < n:
-            chunk = f.read(min(1 << 20, n - have))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            have += len(chunk)
-        return b"".join(chunks)
 
 
 class OutOfDescriptors(ServerTest):
