@@ -174,6 +174,8 @@ void worker::loop::accepted(accept_slot& slot, int res, std::uint32_t flags) noe
         owner_.shard_.connections_accepted.add();
         owner_.shard_.connections_active.add(1);
         connections_.back()->start();
+        if (state_.draining)
+            connections_.back()->drain(); // raced with the drain: idle, so it closes now
         if (connections_.size() >= max_connections_ || state_.draining)
             pause_accepts();
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {

@@ -169,12 +169,15 @@ unsigned ring::run_once(std::chrono::nanoseconds max_wait) noexcept {
         auto* op = static_cast<operation*>(io_uring_cqe_get_data(cqe));
         if (!op)
             continue;
-        if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        if (observer_)
+            observer_(observer_context_, op->kind(), now - op->submitted_ns_);
+        if (cqe->flags & IORING_CQE_F_MORE) {
+            // Multishot: the next CQE's latency runs from this one, not from the first arming.
+            op->submitted_ns_ = now;
+        } else {
             op->in_flight_ = false;
             --stats_.ops_in_flight;
         }
-        if (observer_)
-            observer_(observer_context_, op->kind(), now - op->submitted_ns_);
         // complete() may release the op's owner: nothing touches `op` after it.
         op->complete(cqe->res, cqe->flags);
     }

@@ -94,6 +94,42 @@ class ControlPlane(ServerTest):
             shutil.rmtree(root)
 
 
+def ring_fdinfo(pid):
+    """fdinfo of every io_uring descriptor the process holds (one per worker ring)."""
+    rings = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]":
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    rings.append(dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line))
+        except FileNotFoundError:
+            pass
+    return rings
+
+
+class RingSetup(ServerTest):
+    server_args = ("--registered-files", "4096")
+
+    def populate(self, root):
+        self.write("a.bin", b"a" * (2 << 20))
+
+    def test_each_worker_has_a_ring_with_its_fixed_file_table(self):
+        self.assertEqual(self.server.get("/a.bin")[2], b"a" * (2 << 20))
+        rings = ring_fdinfo(self.server.pid)
+        self.assertEqual(len(rings), self.threads)
+        for ring in rings:
+            self.assertEqual(ring["UserFiles"].strip(), "4096")
+
+    def test_sqpoll(self):
+        self.server.stop()
+        self.server = Server(self.root, "--sqpoll=50", threads=1)
+        self.assertEqual(self.server.get("/a.bin")[2], b"a" * (2 << 20))
+        rings = ring_fdinfo(self.server.pid)
+        self.assertEqual(len(rings), 1)
+        if "SqThread" in rings[0]:
+            self.assertNotEqual(rings[0]["SqThread"].strip(), "-1")
+
+
 class Limits(ServerTest):
     server_args = ("--max-connections", "2", "--send-timeout", "400ms")
     threads = 1

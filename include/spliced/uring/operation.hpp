@@ -35,7 +35,8 @@ public:
 
     bool in_flight() const noexcept { return in_flight_; }
     op_kind kind() const noexcept { return kind_; }
-    // When the SQE was handed to the kernel (monotonic ns); valid while in flight.
+    // When the SQE was handed to the kernel, or for a multishot op when its previous CQE was
+    // reaped (monotonic ns); valid while in flight.
     std::uint64_t submitted_ns() const noexcept { return submitted_ns_; }
 
 protected:
