@@ -5,7 +5,6 @@
 #include "spliced/server/server.hpp"
 
 #include <boost/program_options.hpp>
-
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -24,7 +23,8 @@ struct flag_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-[[noreturn]] void refuse(const std::string& flag, const std::string& accepted, const std::string& got) {
+[[noreturn]] void refuse(const std::string& flag, const std::string& accepted,
+                         const std::string& got) {
     throw flag_error("--" + flag + ": expected " + accepted + ", got '" + got + "'");
 }
 
@@ -88,15 +88,9 @@ sizes accept k, M, G suffixes.
 
 Options)";
 
-} // namespace
-
-parsed_flags parse_flags(int argc, char** argv) {
-    parsed_flags out;
-    auto& cfg = out.cfg;
-    const std::uint64_t fd_limit = server::raise_fd_limit();
+po::options_description describe_options(std::uint64_t fd_limit) {
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     const std::uint64_t default_files = std::min<std::uint64_t>(16384, fd_limit);
-
     po::options_description opts(usage_head);
     // clang-format off
     opts.add_options()
@@ -140,65 +134,80 @@ parsed_flags parse_flags(int argc, char** argv) {
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
+    return opts;
+}
+
+// Every value checked against its range; throws flag_error naming the first one refused.
+server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) {
+    server::config cfg;
+    auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+    using std::chrono::milliseconds;
+    const milliseconds hour{3'600'000};
+
+    cfg.root = vm.count("root") ? get("root") : ".";
+    if (vm.count("listen")) {
+        cfg.listen.clear();
+        for (auto& l : vm["listen"].as<std::vector<std::string>>())
+            cfg.listen.push_back(endpoint_of("listen", l));
+    }
+    if (get("metrics-listen") == "off")
+        cfg.metrics_listen.reset();
+    else
+        cfg.metrics_listen = endpoint_of("metrics-listen", get("metrics-listen"));
+    cfg.threads = unsigned(integer_in("threads", get("threads"), 1, 1024));
+    cfg.queue_depth = unsigned(integer_in("queue-depth", get("queue-depth"), 8, 32768));
+    if (vm.count("cq-depth"))
+        cfg.cq_depth = unsigned(integer_in("cq-depth", get("cq-depth"), cfg.queue_depth, 65536));
+    else
+        cfg.cq_depth = std::min(4 * cfg.queue_depth, 65536u);
+    if (vm.count("sqpoll"))
+        cfg.sqpoll_idle_ms = unsigned(integer_in("sqpoll", get("sqpoll"), 1, 60000));
+    cfg.registered_files = unsigned(integer_in("registered-files", get("registered-files"), 64,
+                                               std::max<std::uint64_t>(64, fd_limit)));
+    cfg.pipe_size = unsigned(size_in("pipe-size", get("pipe-size"), 4096, 1ull << 30));
+    cfg.iowq_workers = unsigned(integer_in("iowq-workers", get("iowq-workers"), 1, 256));
+    if (get("transfer") == "auto")
+        cfg.transfer = server::transfer_mode::automatic;
+    else if (get("transfer") == "splice")
+        cfg.transfer = server::transfer_mode::splice;
+    else
+        refuse("transfer", "auto or splice", get("transfer"));
+    cfg.max_connections = integer_in("max-connections", get("max-connections"), 1, 10'000'000);
+    cfg.header_timeout =
+        duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);
+    cfg.idle_timeout = duration_in("idle-timeout", get("idle-timeout"), milliseconds(1), hour);
+    cfg.send_timeout = duration_in("send-timeout", get("send-timeout"), milliseconds(1), hour);
+    cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
+    cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
+    cfg.index = get("index");
+    if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
+        cfg.index == "..")
+        refuse("index", "a file name without '/'", cfg.index);
+    return cfg;
+}
+
+} // namespace
+
+parsed_flags parse_flags(int argc, char** argv) {
+    parsed_flags out;
+    const std::uint64_t fd_limit = server::raise_fd_limit();
+    const auto opts = describe_options(fd_limit);
     po::positional_options_description positional;
     positional.add("root", 1);
-
     try {
         po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
+        po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(),
+                  vm);
         po::notify(vm);
         if (vm.count("help")) {
             std::cout << opts << '\n';
             out.exit_code = 0;
-            return out;
-        }
-        if (vm.count("version")) {
+        } else if (vm.count("version")) {
             std::cout << "spliced " << SPLICED_VERSION << '\n';
             out.exit_code = 0;
-            return out;
+        } else {
+            out.cfg = config_from(vm, fd_limit);
         }
-        auto get = [&](const char* name) { return vm[name].as<std::string>(); };
-        using std::chrono::milliseconds;
-        const milliseconds hour{3'600'000};
-
-        cfg.root = vm.count("root") ? get("root") : ".";
-        if (vm.count("listen")) {
-            cfg.listen.clear();
-            for (auto& l : vm["listen"].as<std::vector<std::string>>())
-                cfg.listen.push_back(endpoint_of("listen", l));
-        }
-        if (get("metrics-listen") == "off")
-            cfg.metrics_listen.reset();
-        else
-            cfg.metrics_listen = endpoint_of("metrics-listen", get("metrics-listen"));
-        cfg.threads = unsigned(integer_in("threads", get("threads"), 1, 1024));
-        cfg.queue_depth = unsigned(integer_in("queue-depth", get("queue-depth"), 8, 32768));
-        if (vm.count("cq-depth"))
-            cfg.cq_depth = unsigned(integer_in("cq-depth", get("cq-depth"), cfg.queue_depth, 65536));
-        else
-            cfg.cq_depth = std::min(4 * cfg.queue_depth, 65536u);
-        if (vm.count("sqpoll"))
-            cfg.sqpoll_idle_ms = unsigned(integer_in("sqpoll", get("sqpoll"), 1, 60000));
-        cfg.registered_files = unsigned(integer_in("registered-files", get("registered-files"), 64,
-                                                   std::max<std::uint64_t>(64, fd_limit)));
-        cfg.pipe_size = unsigned(size_in("pipe-size", get("pipe-size"), 4096, 1ull << 30));
-        cfg.iowq_workers = unsigned(integer_in("iowq-workers", get("iowq-workers"), 1, 256));
-        if (get("transfer") == "auto")
-            cfg.transfer = server::transfer_mode::automatic;
-        else if (get("transfer") == "splice")
-            cfg.transfer = server::transfer_mode::splice;
-        else
-            refuse("transfer", "auto or splice", get("transfer"));
-        cfg.max_connections = integer_in("max-connections", get("max-connections"), 1, 10'000'000);
-        cfg.header_timeout = duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);
-        cfg.idle_timeout = duration_in("idle-timeout", get("idle-timeout"), milliseconds(1), hour);
-        cfg.send_timeout = duration_in("send-timeout", get("send-timeout"), milliseconds(1), hour);
-        cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
-        cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
-        cfg.index = get("index");
-        if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
-            cfg.index == "..")
-            refuse("index", "a file name without '/'", cfg.index);
     } catch (const flag_error& e) {
         std::fprintf(stderr, "spliced: %s\n", e.what());
         out.exit_code = 2;

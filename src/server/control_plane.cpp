@@ -92,18 +92,27 @@ struct control_plane::impl {
     impl(const config& c, control_hooks h)
         : cfg(c), hooks(std::move(h)), signals(io, SIGINT, SIGTERM), poll_timer(io),
           drain_timer(io) {
-        if (cfg.metrics_listen) {
-            beast::error_code ec;
-            auto address = asio::ip::make_address(cfg.metrics_listen->host, ec);
-            if (ec)
-                throw std::system_error(ec, "--metrics-listen " + cfg.metrics_listen->host);
-            tcp::endpoint ep(address, cfg.metrics_listen->port);
-            acceptor.emplace(io);
-            acceptor->open(ep.protocol());
-            acceptor->set_option(asio::socket_base::reuse_address(true));
-            acceptor->bind(ep);
-            acceptor->listen();
-        }
+        if (cfg.metrics_listen)
+            bind_metrics(*cfg.metrics_listen);
+    }
+
+    // Throws std::system_error "--metrics-listen HOST:PORT: <reason>" when it cannot bind.
+    void bind_metrics(const endpoint& where) {
+        const std::string what = "--metrics-listen " + where.host + ":" + std::to_string(where.port);
+        beast::error_code ec;
+        auto address = asio::ip::make_address(where.host, ec);
+        if (ec)
+            throw std::system_error(std::error_code(ec), what);
+        tcp::endpoint ep(address, where.port);
+        acceptor.emplace(io);
+        if (acceptor->open(ep.protocol(), ec); !ec)
+            acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec)
+            acceptor->bind(ep, ec);
+        if (!ec)
+            acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec)
+            throw std::system_error(std::error_code(ec), what);
     }
 
     void accept() {

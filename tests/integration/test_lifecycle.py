@@ -61,6 +61,23 @@ class Flags(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
 
 
+    def test_port_in_use_is_one_clear_line(self):
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        try:
+            for args, flag in [(["--listen", "127.0.0.1:%d" % port, "--metrics-listen", "off"], "cannot bind"),
+                               (["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:%d" % port],
+                                "--metrics-listen")]:
+                r = self.run_spliced("--root", "/", *args)
+                self.assertEqual(r.returncode, 1)
+                self.assertEqual(r.stderr.strip().splitlines(),
+                                 ["spliced: %s 127.0.0.1:%d: Address already in use" % (flag, port)])
+        finally:
+            holder.close()
+
+
 class ControlPlane(ServerTest):
     def populate(self, root):
         self.write("a.txt", b"hello")
