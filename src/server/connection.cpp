@@ -10,11 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace spliced::server {
 
 namespace {
+
+// Receive buffer a connection starts with: room for a typical request head. Idle keep-alive
+// connections are the bulk of a busy origin's connections; this is most of what each one costs.
+constexpr std::size_t initial_receive_buffer = 1024;
 
 metrics::method_label label_of(http::method m) noexcept {
     switch (m) {
@@ -27,8 +32,9 @@ metrics::method_label label_of(http::method m) noexcept {
 } // namespace
 
 connection::connection(worker_state& w, int socket_fd) noexcept
-    : w_(w), fd_(socket_fd), in_(new char[w.cfg.max_header_bytes + 1]),
-      in_capacity_(w.cfg.max_header_bytes + 1), reader_(w.cfg.max_header_bytes),
+    : w_(w), fd_(socket_fd),
+      in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
+      in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes),
       opener_(w.ring, w.slots, w.closer, w.root_fd, *this), transfer_(w.ring, w.broker, *this) {}
 
 connection::~connection() {
@@ -48,6 +54,16 @@ void connection::start() noexcept {
 // ---- receive and parse ---------------------------------------------------------------------
 
 void connection::receive() noexcept {
+    const std::size_t limit = w_.cfg.max_header_bytes + 1; // one past: lets the reader see "too long"
+    if (in_length_ == in_capacity_ && in_capacity_ < limit) {
+        // Most heads fit the first buffer; a long one grows it, never past the limit. No receive
+        // is in flight here, so the kernel holds no pointer into the old buffer.
+        std::size_t grown = std::min(in_capacity_ * 4, limit);
+        std::unique_ptr<char[]> bigger(new char[grown]);
+        std::memcpy(bigger.get(), in_.get(), in_length_);
+        in_ = std::move(bigger);
+        in_capacity_ = grown;
+    }
     io_uring_prep_recv(&recv_op_.sqe(), fd_, in_.get() + in_length_, in_capacity_ - in_length_, 0);
     w_.ring.push(recv_op_);
 }

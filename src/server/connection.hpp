@@ -64,8 +64,8 @@ private:
     worker_state& w_;
     int fd_;
     state state_ = state::reading;
+    std::size_t in_capacity_;      // grows (×4) up to max_header_bytes + 1, never shrinks
     std::unique_ptr<char[]> in_;   // received bytes not yet consumed; the kernel writes here
-    std::size_t in_capacity_;
     std::size_t in_length_ = 0;
     http::request_reader reader_;
     http::response_head head_;     // the kernel reads from here while send_op_ is in flight

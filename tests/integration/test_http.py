@@ -112,6 +112,19 @@ class Serving(ServerTest):
             self.assertEqual(status, want, request[:60])
             self.assertIn(b"Connection: close", got)
 
+    def test_long_head_arriving_in_pieces_is_served(self):
+        # Longer than the first receive buffer, shorter than --max-header-bytes.
+        request = (b"GET /small.txt HTTP/1.1\r\nHost: x\r\nX-Long: " + b"v" * 5000 +
+                   b"\r\nConnection: close\r\n\r\n")
+        s = self.server.connect()
+        for i in range(0, len(request), 700):
+            s.sendall(request[i:i + 700])
+            time.sleep(0.01)
+        got = raw_exchange(s, b"")
+        s.close()
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 OK"))
+        self.assertTrue(got.endswith(self.small))
+
     def test_http_1_2_is_served_as_1_1(self):
         status, got = self.raw_status(b"GET /small.txt HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual(status, 200)
