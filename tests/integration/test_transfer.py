@@ -103,6 +103,15 @@ class Concurrency(ServerTest):
         self.assertEqual(body, offset_pattern(32 << 20))
 
 
+class TinyQueue(Concurrency):
+    """--queue-depth 8: most work waits in the local queue for SQ space; none of it may fail."""
+    server_args = ("--queue-depth", "8")
+
+    def test_sq_full_waits_were_exercised(self):
+        self.test_200_concurrent_downloads_sha256()
+        self.assertGreater(self.server.metrics()["spliced_sq_full_waits_total"], 0)
+
+
 class FileChanges(ServerTest):
     SIZE = 64 << 20
 
