@@ -1,7 +1,6 @@
 // spliced: flags → config → server (DESIGN.md "Layout").
 
 #include "flags.hpp"
-
 #include "spliced/server/server.hpp"
 
 #include <cstdio>

@@ -1,8 +1,7 @@
 #include "spliced/fs/file_identity.hpp"
 
-#include <linux/stat.h>
-
 #include <charconv>
+#include <linux/stat.h>
 
 namespace spliced::fs {
 

@@ -181,13 +181,16 @@ std::string_view mime_type_for(std::string_view path) noexcept {
     std::transform(extension.begin(), extension.end(), lower.begin(),
                    [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; });
     std::string_view key(lower.data(), extension.size());
-    auto it = std::lower_bound(std::begin(mime_table), std::end(mime_table), key,
-                               [](const mime_entry& e, std::string_view k) { return e.extension < k; });
+    auto it =
+        std::lower_bound(std::begin(mime_table), std::end(mime_table), key,
+                         [](const mime_entry& e, std::string_view k) { return e.extension < k; });
     if (it == std::end(mime_table) || it->extension != key)
         return fallback;
     return it->type;
 }
 
-std::size_t mime_table_size() noexcept { return std::size(mime_table); }
+std::size_t mime_table_size() noexcept {
+    return std::size(mime_table);
+}
 
 } // namespace spliced::http

@@ -88,8 +88,7 @@ result<normalized_path> normalize_target(std::string_view target) {
     normalized_path out;
     const std::string_view& full = *decoded;
     auto last_segment = full.substr(full.rfind('/') + 1);
-    out.trailing_slash =
-        full.back() == '/' || last_segment == "." || last_segment == "..";
+    out.trailing_slash = full.back() == '/' || last_segment == "." || last_segment == "..";
     for (auto segment : segments) {
         if (!out.relative.empty())
             out.relative.push_back('/');

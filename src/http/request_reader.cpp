@@ -3,7 +3,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-
 #include <optional>
 
 namespace spliced::http {
@@ -55,8 +54,8 @@ request_reader::version_check request_reader::check_version(std::string_view lin
     if (space == std::string_view::npos)
         return version_check::as_is;
     auto token = line.substr(space + 1);
-    if (token.size() != 8 || token.substr(0, 5) != "HTTP/" || token[6] != '.' ||
-        token[5] < '0' || token[5] > '9' || token[7] < '0' || token[7] > '9')
+    if (token.size() != 8 || token.substr(0, 5) != "HTTP/" || token[6] != '.' || token[5] < '0' ||
+        token[5] > '9' || token[7] < '0' || token[7] > '9')
         return version_check::as_is; // Beast refuses it: 400
     if (token[5] >= '2')
         return version_check::unsupported;
@@ -90,7 +89,8 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
             }
         }
         // Beast keeps what it has parsed of this request: feed only the bytes after it.
-        parsed_ += p.put(boost::asio::const_buffer(input.data() + parsed_, input.size() - parsed_), ec);
+        parsed_ +=
+            p.put(boost::asio::const_buffer(input.data() + parsed_, input.size() - parsed_), ec);
     } catch (...) {
         return {state::error, 0, status::internal_server_error};
     }
@@ -120,9 +120,15 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     head_.version = version;
     head_.keep_alive = req.keep_alive();
     switch (req.method()) {
-    case beast_http::verb::get: head_.method = method::get; break;
-    case beast_http::verb::head: head_.method = method::head; break;
-    default: head_.method = method::other; break;
+    case beast_http::verb::get:
+        head_.method = method::get;
+        break;
+    case beast_http::verb::head:
+        head_.method = method::head;
+        break;
+    default:
+        head_.method = method::other;
+        break;
     }
     head_.method_text.assign(req.method_string());
     head_.target.assign(req.target());

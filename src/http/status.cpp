@@ -6,21 +6,36 @@ namespace spliced::http {
 
 std::string_view reason_phrase(status s) noexcept {
     switch (s) {
-    case status::ok: return "OK";
-    case status::partial_content: return "Partial Content";
-    case status::moved_permanently: return "Moved Permanently";
-    case status::not_modified: return "Not Modified";
-    case status::bad_request: return "Bad Request";
-    case status::forbidden: return "Forbidden";
-    case status::not_found: return "Not Found";
-    case status::method_not_allowed: return "Method Not Allowed";
-    case status::request_timeout: return "Request Timeout";
-    case status::uri_too_long: return "URI Too Long";
-    case status::header_fields_too_large: return "Request Header Fields Too Large";
-    case status::internal_server_error: return "Internal Server Error";
-    case status::not_implemented: return "Not Implemented";
-    case status::service_unavailable: return "Service Unavailable";
-    case status::version_not_supported: return "HTTP Version Not Supported";
+    case status::ok:
+        return "OK";
+    case status::partial_content:
+        return "Partial Content";
+    case status::moved_permanently:
+        return "Moved Permanently";
+    case status::not_modified:
+        return "Not Modified";
+    case status::bad_request:
+        return "Bad Request";
+    case status::forbidden:
+        return "Forbidden";
+    case status::not_found:
+        return "Not Found";
+    case status::method_not_allowed:
+        return "Method Not Allowed";
+    case status::request_timeout:
+        return "Request Timeout";
+    case status::uri_too_long:
+        return "URI Too Long";
+    case status::header_fields_too_large:
+        return "Request Header Fields Too Large";
+    case status::internal_server_error:
+        return "Internal Server Error";
+    case status::not_implemented:
+        return "Not Implemented";
+    case status::service_unavailable:
+        return "Service Unavailable";
+    case status::version_not_supported:
+        return "HTTP Version Not Supported";
     }
     return "Unknown";
 }
@@ -29,9 +44,9 @@ status status_from_errno(int err) noexcept {
     switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case ELOOP:  // a symlink loop, or RESOLVE_NO_MAGICLINKS refusing a magic link
-    case EXDEV:  // RESOLVE_BENEATH: the path would leave the root (openat2(2))
-    case ENXIO:  // a socket or a FIFO/device without a peer
+    case ELOOP: // a symlink loop, or RESOLVE_NO_MAGICLINKS refusing a magic link
+    case EXDEV: // RESOLVE_BENEATH: the path would leave the root (openat2(2))
+    case ENXIO: // a socket or a FIFO/device without a peer
     case ENODEV:
         return status::not_found;
     case EACCES:

@@ -1,9 +1,8 @@
 #include "spliced/metrics/exposition.hpp"
 
+#include <limits>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
-
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,7 +16,7 @@ using prometheus::MetricType;
 
 std::string_view op_name(std::size_t kind) noexcept {
     static constexpr std::string_view names[uring::op_kind_count] = {
-        "accept", "recv", "send", "splice", "read", "openat",
+        "accept", "recv",  "send", "splice",       "read",   "openat",
         "statx",  "close", "poll", "files_update", "cancel",
     };
     return names[kind];
@@ -49,13 +48,13 @@ ClientMetric histogram_metric(std::span<const shard* const> shards, Pick pick) {
         cumulative += sum(shards, [&](const shard& s) { return pick(s).bucket(b); });
         ClientMetric::Bucket bucket;
         bucket.cumulative_count = cumulative;
-        bucket.upper_bound = b < latency_bounds_ns.size()
-                                 ? double(latency_bounds_ns[b]) / 1e9
-                                 : std::numeric_limits<double>::infinity();
+        bucket.upper_bound = b < latency_bounds_ns.size() ? double(latency_bounds_ns[b]) / 1e9
+                                                          : std::numeric_limits<double>::infinity();
         m.histogram.bucket.push_back(bucket);
     }
     m.histogram.sample_count = cumulative;
-    m.histogram.sample_sum = double(sum(shards, [&](const shard& s) { return pick(s).sum_ns(); })) / 1e9;
+    m.histogram.sample_sum =
+        double(sum(shards, [&](const shard& s) { return pick(s).sum_ns(); })) / 1e9;
     return m;
 }
 
@@ -92,8 +91,10 @@ std::string_view method_name(std::size_t m) noexcept {
 std::string render(std::span<const shard* const> shards, const static_info& info) {
     std::vector<MetricFamily> families;
 
-    MetricFamily requests{"spliced_requests_total", "Requests answered, by method and status code.",
-                          MetricType::Counter, {}};
+    MetricFamily requests{"spliced_requests_total",
+                          "Requests answered, by method and status code.",
+                          MetricType::Counter,
+                          {}};
     for (std::size_t m = 0; m < method_count; ++m) {
         for (std::size_t c = 0; c < known_codes.size(); ++c) {
             auto n = sum(shards, [&](const shard& s) { return s.requests[m][c].value(); });
@@ -108,13 +109,16 @@ std::string render(std::span<const shard* const> shards, const static_info& info
     }
     families.push_back(std::move(requests));
 
-    MetricFamily sent{"spliced_sent_bytes_total",
-                      "Bytes the kernel accepted for sending, by transfer tier (head: response heads).",
-                      MetricType::Counter, {}};
+    MetricFamily sent{
+        "spliced_sent_bytes_total",
+        "Bytes the kernel accepted for sending, by transfer tier (head: response heads).",
+        MetricType::Counter,
+        {}};
     for (std::size_t t = 0; t < tier_count; ++t) {
         ClientMetric metric;
         metric.label = {{"tier", std::string(tier_name(tier(t)))}};
-        metric.counter.value = double(sum(shards, [&](const shard& s) { return s.sent_bytes[t].value(); }));
+        metric.counter.value =
+            double(sum(shards, [&](const shard& s) { return s.sent_bytes[t].value(); }));
         sent.metric.push_back(std::move(metric));
     }
     families.push_back(std::move(sent));
@@ -123,7 +127,8 @@ std::string render(std::span<const shard* const> shards, const static_info& info
         double total = 0;
         for (const shard* one : shards)
             total += spec.read(*one);
-        families.push_back(scalar(std::string(spec.name), std::string(spec.help), spec.type, total));
+        families.push_back(
+            scalar(std::string(spec.name), std::string(spec.help), spec.type, total));
     }
     families.push_back(scalar("spliced_queue_depth", "Configured SQ entries per worker ring.",
                               MetricType::Gauge, double(info.queue_depth)));
@@ -132,10 +137,12 @@ std::string render(std::span<const shard* const> shards, const static_info& info
 
     MetricFamily completion{"spliced_completion_latency_seconds",
                             "Time from SQE submission to CQE reap, by operation.",
-                            MetricType::Histogram, {}};
+                            MetricType::Histogram,
+                            {}};
     for (std::size_t kind = 0; kind < uring::op_kind_count; ++kind) {
-        auto m = histogram_metric(
-            shards, [kind](const shard& s) -> const latency_histogram& { return s.completion_latency[kind]; });
+        auto m = histogram_metric(shards, [kind](const shard& s) -> const latency_histogram& {
+            return s.completion_latency[kind];
+        });
         m.label.push_back({"op", std::string(op_name(kind))});
         completion.metric.push_back(std::move(m));
     }
@@ -143,10 +150,10 @@ std::string render(std::span<const shard* const> shards, const static_info& info
 
     MetricFamily duration{"spliced_request_duration_seconds",
                           "Time from request parsed to last byte accepted by the kernel.",
-                          MetricType::Histogram, {}};
-    duration.metric.push_back(histogram_metric(shards, [](const shard& s) -> const latency_histogram& {
-        return s.request_duration;
-    }));
+                          MetricType::Histogram,
+                          {}};
+    duration.metric.push_back(histogram_metric(
+        shards, [](const shard& s) -> const latency_histogram& { return s.request_duration; }));
     families.push_back(std::move(duration));
 
     return prometheus::TextSerializer().Serialize(families);

@@ -13,10 +13,14 @@ void latency_histogram::observe_ns(std::uint64_t ns) noexcept {
 
 std::string_view tier_name(tier t) noexcept {
     switch (t) {
-    case tier::splice: return "splice";
-    case tier::copy: return "copy";
-    case tier::small: return "small";
-    case tier::head: return "head";
+    case tier::splice:
+        return "splice";
+    case tier::copy:
+        return "copy";
+    case tier::small:
+        return "small";
+    case tier::head:
+        return "head";
     }
     return "unknown";
 }

@@ -1,17 +1,15 @@
 #include "connection.hpp"
 
-#include "worker_state.hpp"
-
 #include "spliced/fs/file_identity.hpp"
 #include "spliced/http/mime.hpp"
 #include "spliced/http/path.hpp"
-
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "worker_state.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace spliced::server {
 
@@ -23,9 +21,12 @@ constexpr std::size_t initial_receive_buffer = 1024;
 
 metrics::method_label label_of(http::method m) noexcept {
     switch (m) {
-    case http::method::get: return metrics::method_label::get;
-    case http::method::head: return metrics::method_label::head;
-    default: return metrics::method_label::other;
+    case http::method::get:
+        return metrics::method_label::get;
+    case http::method::head:
+        return metrics::method_label::head;
+    default:
+        return metrics::method_label::other;
     }
 }
 
@@ -54,7 +55,8 @@ void connection::start() noexcept {
 // ---- receive and parse ---------------------------------------------------------------------
 
 void connection::receive() noexcept {
-    const std::size_t limit = w_.cfg.max_header_bytes + 1; // one past: lets the reader see "too long"
+    const std::size_t limit =
+        w_.cfg.max_header_bytes + 1; // one past: lets the reader see "too long"
     if (in_length_ == in_capacity_ && in_capacity_ < limit) {
         // Most heads fit the first buffer; a long one grows it, never past the limit. No receive
         // is in flight here, so the kernel holds no pointer into the old buffer.
@@ -295,7 +297,9 @@ void connection::linger() noexcept {
     receive();
 }
 
-void connection::abort() noexcept { close_now(); }
+void connection::abort() noexcept {
+    close_now();
+}
 
 void connection::drain() noexcept {
     if (state_ == state::reading && in_length_ == 0)

@@ -8,7 +8,6 @@
 
 #include "file_opener.hpp"
 #include "splice_transfer.hpp"
-
 #include "spliced/http/path.hpp"
 #include "spliced/http/request_reader.hpp"
 #include "spliced/http/response_head.hpp"
@@ -23,7 +22,7 @@ namespace spliced::server {
 struct worker_state;
 
 class connection final : private open_client, private transfer_client {
-public:
+  public:
     connection(worker_state& w, int socket_fd) noexcept;
     ~connection();
     connection(const connection&) = delete;
@@ -38,11 +37,11 @@ public:
     bool busy() const noexcept;
     bool closing() const noexcept { return state_ == state::closing; }
 
-    deadline_hook timer_hook_;     // in at most one of the worker's deadline lists
+    deadline_hook timer_hook_; // in at most one of the worker's deadline lists
     std::uint64_t deadline_ns_ = 0;
-    std::size_t index_ = 0;        // position in the worker's connection table
+    std::size_t index_ = 0; // position in the worker's connection table
 
-private:
+  private:
     enum class state { reading, opening, sending_head, sending_body, lingering, closing };
 
     void receive() noexcept;
@@ -64,17 +63,17 @@ private:
     worker_state& w_;
     int fd_;
     state state_ = state::reading;
-    std::size_t in_capacity_;      // grows (×4) up to max_header_bytes + 1, never shrinks
-    std::unique_ptr<char[]> in_;   // received bytes not yet consumed; the kernel writes here
+    std::size_t in_capacity_;    // grows (×4) up to max_header_bytes + 1, never shrinks
+    std::unique_ptr<char[]> in_; // received bytes not yet consumed; the kernel writes here
     std::size_t in_length_ = 0;
     http::request_reader reader_;
-    http::response_head head_;     // the kernel reads from here while send_op_ is in flight
+    http::response_head head_; // the kernel reads from here while send_op_ is in flight
     std::size_t head_sent_ = 0;
-    bool head_more_ = false;       // a body follows the head
+    bool head_more_ = false; // a body follows the head
     bool keep_alive_ = true;
     unsigned version_ = 11;
     http::method method_ = http::method::get;
-    http::normalized_path path_;  // of the current request; relative is what gets opened
+    http::normalized_path path_; // of the current request; relative is what gets opened
     bool tried_index_ = false;
     std::optional<unsigned> file_slot_;
     std::uint64_t body_length_ = 0;

@@ -2,8 +2,8 @@
 
 #include "spliced/metrics/exposition.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -11,7 +11,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <csignal>
 #include <system_error>
 
@@ -27,13 +26,13 @@ namespace {
 // One scrape connection. The control plane is off the data path and handles a handful of
 // clients, so shared ownership through the async chain is the plain choice here.
 class metrics_session : public std::enable_shared_from_this<metrics_session> {
-public:
+  public:
     metrics_session(tcp::socket socket, const control_hooks& hooks, const bool& draining)
         : stream_(std::move(socket)), hooks_(hooks), draining_(draining) {}
 
     void start() { read(); }
 
-private:
+  private:
     void read() {
         request_ = {};
         stream_.expires_after(std::chrono::seconds(30));
@@ -98,7 +97,8 @@ struct control_plane::impl {
 
     // Throws std::system_error "--metrics-listen HOST:PORT: <reason>" when it cannot bind.
     void bind_metrics(const endpoint& where) {
-        const std::string what = "--metrics-listen " + where.host + ":" + std::to_string(where.port);
+        const std::string what =
+            "--metrics-listen " + where.host + ":" + std::to_string(where.port);
         beast::error_code ec;
         auto address = asio::ip::make_address(where.host, ec);
         if (ec)

@@ -2,9 +2,8 @@
 
 #include "spliced/fs/root.hpp"
 
-#include <fcntl.h>
-
 #include <array>
+#include <fcntl.h>
 
 namespace spliced::server {
 

@@ -11,7 +11,6 @@
 
 #include <linux/openat2.h>
 #include <linux/stat.h>
-
 #include <string>
 
 namespace spliced::server {
@@ -22,15 +21,15 @@ struct opened_file {
 };
 
 class open_client {
-public:
+  public:
     virtual void file_opened(result<opened_file> file) noexcept = 0;
 
-protected:
+  protected:
     ~open_client() = default;
 };
 
 class file_opener {
-public:
+  public:
     file_opener(uring::ring& r, uring::slot_allocator& slots, uring::slot_closer& closer,
                 int root_fd, open_client& client) noexcept;
 
@@ -38,7 +37,7 @@ public:
     void open(std::string relative) noexcept;
     bool busy() const noexcept;
 
-private:
+  private:
     void on_open(int res, std::uint32_t) noexcept;
     void on_statx(int res, std::uint32_t) noexcept;
     void on_install(int res, std::uint32_t) noexcept;
@@ -51,20 +50,24 @@ private:
     int root_fd_;
     open_client* client_;
 
-    std::string path_;   // read by the kernel while OPENAT2 is in flight
-    open_how how_{};     // likewise
-    int plain_fd_ = -1;  // from OPENAT2; FILES_UPDATE reads it, CLOSE ends it
+    std::string path_;  // read by the kernel while OPENAT2 is in flight
+    open_how how_{};    // likewise
+    int plain_fd_ = -1; // from OPENAT2; FILES_UPDATE reads it, CLOSE ends it
     unsigned slot_ = 0;
     struct statx stat_ {};
     int statx_res_ = 0;
     int install_res_ = 0;
     bool no_slot_ = false; // the fixed table was full: only the CLOSE was submitted
-    int pending_ = 0;    // CQEs still expected from the statx/install/close chain
+    int pending_ = 0;      // CQEs still expected from the statx/install/close chain
 
-    uring::member_operation<file_opener, &file_opener::on_open> open_op_{uring::op_kind::openat, *this};
-    uring::member_operation<file_opener, &file_opener::on_statx> statx_op_{uring::op_kind::statx, *this};
-    uring::member_operation<file_opener, &file_opener::on_install> install_op_{uring::op_kind::files_update, *this};
-    uring::member_operation<file_opener, &file_opener::on_close> close_op_{uring::op_kind::close, *this};
+    uring::member_operation<file_opener, &file_opener::on_open> open_op_{uring::op_kind::openat,
+                                                                         *this};
+    uring::member_operation<file_opener, &file_opener::on_statx> statx_op_{uring::op_kind::statx,
+                                                                           *this};
+    uring::member_operation<file_opener, &file_opener::on_install> install_op_{
+        uring::op_kind::files_update, *this};
+    uring::member_operation<file_opener, &file_opener::on_close> close_op_{uring::op_kind::close,
+                                                                           *this};
 };
 
 } // namespace spliced::server

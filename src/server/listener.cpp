@@ -1,12 +1,11 @@
 #include "listener.hpp"
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <cstring>
 #include <string>
+#include <sys/socket.h>
 #include <system_error>
 
 namespace spliced::server {
@@ -15,7 +14,8 @@ namespace {
 
 [[noreturn]] void fail(int err, const endpoint& where, const char* what) {
     throw std::system_error(err, std::generic_category(),
-                            std::string(what) + " " + where.host + ":" + std::to_string(where.port));
+                            std::string(what) + " " + where.host + ":" +
+                                std::to_string(where.port));
 }
 
 unique_fd bind_one(const sockaddr_storage& addr, socklen_t len, const endpoint& where) {
@@ -59,7 +59,8 @@ bound_listeners open_listeners(const endpoint& where, unsigned workers) {
             // Port 0: every other worker binds the port the kernel picked for the first.
             sockaddr_storage actual{};
             socklen_t actual_len = sizeof actual;
-            ::getsockname(out.per_worker[0].get(), reinterpret_cast<sockaddr*>(&actual), &actual_len);
+            ::getsockname(out.per_worker[0].get(), reinterpret_cast<sockaddr*>(&actual),
+                          &actual_len);
             auto picked = actual.ss_family == AF_INET6
                               ? reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port
                               : reinterpret_cast<sockaddr_in*>(&actual)->sin_port;

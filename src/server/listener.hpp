@@ -9,7 +9,7 @@
 namespace spliced::server {
 
 struct bound_listeners {
-    endpoint bound;                // the address with port 0 resolved
+    endpoint bound; // the address with port 0 resolved
     std::vector<unique_fd> per_worker;
 };
 

@@ -1,17 +1,15 @@
 #include "spliced/server/server.hpp"
 
 #include "listener.hpp"
-
 #include "spliced/fs/root.hpp"
 #include "spliced/metrics/exposition.hpp"
 #include "spliced/server/control_plane.hpp"
 #include "spliced/server/worker.hpp"
 
-#include <sys/resource.h>
-
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <sys/resource.h>
 #include <system_error>
 #include <vector>
 
@@ -26,7 +24,7 @@ std::string url_host(const std::string& host) {
 // Blocks SIGINT/SIGTERM on the calling thread while alive, so threads started meanwhile inherit
 // the block and signals reach the control plane's thread only.
 class signal_block {
-public:
+  public:
     signal_block() {
         sigset_t set;
         sigemptyset(&set);
@@ -36,7 +34,7 @@ public:
     }
     ~signal_block() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
-private:
+  private:
     sigset_t old_;
 };
 
@@ -61,7 +59,8 @@ int run(const config& cfg) {
         std::vector<const metrics::shard*> shards;
         for (auto& w : workers)
             shards.push_back(&w->shard());
-        return metrics::render(shards, {cfg.queue_depth, cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth});
+        return metrics::render(
+            shards, {cfg.queue_depth, cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth});
     };
     hooks.drain = [&] {
         for (auto& w : workers)
@@ -85,10 +84,11 @@ int run(const config& cfg) {
             std::vector<unique_fd> mine;
             for (auto& l : listeners)
                 mine.push_back(std::move(l.per_worker[i]));
-            workers.push_back(std::make_unique<worker>(cfg, root->get(), std::move(mine), per_worker));
+            workers.push_back(
+                std::make_unique<worker>(cfg, root->get(), std::move(mine), per_worker));
             if (auto started = workers.back()->start(); !started)
-                throw std::system_error(started.error(), "io_uring setup (worker " +
-                                                             std::to_string(i) + ")");
+                throw std::system_error(started.error(),
+                                        "io_uring setup (worker " + std::to_string(i) + ")");
         }
     }
 

@@ -1,9 +1,8 @@
 #include "splice_transfer.hpp"
 
-#include <poll.h>
-
 #include <array>
 #include <climits>
+#include <poll.h>
 
 namespace spliced::server {
 
@@ -45,7 +44,9 @@ void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t off
     pipes_->request(*this);
 }
 
-void splice_transfer::abandon() noexcept { waiter_hook_.unlink(); }
+void splice_transfer::abandon() noexcept {
+    waiter_hook_.unlink();
+}
 
 bool splice_transfer::busy() const noexcept {
     return file_hop_.in_flight() || socket_hop_.in_flight() || poll_op_.in_flight();
@@ -63,7 +64,7 @@ void splice_transfer::step() noexcept {
     if (error_ != 0) {
         finish(socket_error_ ? transfer_end::client_gone
                : (!moved_any_ && (error_ == -EINVAL || error_ == -ENOSYS)) ? transfer_end::refused
-                                                                          : transfer_end::failed);
+                                                                           : transfer_end::failed);
         return;
     }
     if (need_poll_) {
@@ -84,8 +85,8 @@ void splice_transfer::step() noexcept {
         return;
     }
     // Each hop is clamped to the pipe's capacity (and so to INT_MAX, splice's length type).
-    auto chunk = static_cast<unsigned>(std::min<std::uint64_t>(
-        {remaining_, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
+    auto chunk = static_cast<unsigned>(
+        std::min<std::uint64_t>({remaining_, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
     auto& in = file_hop_.sqe();
     io_uring_prep_splice(&in, static_cast<int>(file_slot_), static_cast<std::int64_t>(offset_),
                          static_cast<int>(pipe_.write_slot), -1, chunk, SPLICE_F_FD_IN_FIXED);

@@ -10,7 +10,6 @@
 #include "spliced/uring/ring.hpp"
 
 #include <boost/intrusive/list.hpp>
-
 #include <cstdint>
 
 namespace spliced::server {
@@ -24,30 +23,31 @@ enum class transfer_end {
 };
 
 class transfer_client {
-public:
+  public:
     virtual void transfer_progress(std::uint64_t bytes) noexcept = 0; // bytes the socket took
     virtual void transfer_done(transfer_end end) noexcept = 0;
 
-protected:
+  protected:
     ~transfer_client() = default;
 };
 
 class pipe_broker;
-using waiter_hook = boost::intrusive::list_member_hook<
-    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using waiter_hook =
+    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class splice_transfer {
-public:
+  public:
     splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client) noexcept
         : ring_(&r), pipes_(&pipes), client_(&client) {}
 
     // Sends [offset, offset + length) of the file in fixed slot `file_slot` to `socket_fd`.
-    void start(int socket_fd, unsigned file_slot, std::uint64_t offset, std::uint64_t length) noexcept;
+    void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
+               std::uint64_t length) noexcept;
     // Stops waiting for a pipe, if it was; ops in flight end when the socket is shut down.
     void abandon() noexcept;
     bool busy() const noexcept;
 
-private:
+  private:
     friend class pipe_broker;
     void pipe_ready(const uring::pipe_lease& pipe) noexcept;
     void step() noexcept;
@@ -65,29 +65,32 @@ private:
     std::uint64_t remaining_ = 0; // file bytes not yet moved into the pipe
     std::uint32_t in_pipe_ = 0;   // bytes in the pipe, not yet taken by the socket
     bool has_pipe_ = false;
-    bool eof_ = false;            // the file ended before `remaining_` reached 0
-    bool need_poll_ = false;      // the socket said -EAGAIN: wait for POLLOUT
+    bool eof_ = false;       // the file ended before `remaining_` reached 0
+    bool need_poll_ = false; // the socket said -EAGAIN: wait for POLLOUT
     bool moved_any_ = false;
-    int error_ = 0;               // first hard error, as -errno from a CQE
+    int error_ = 0; // first hard error, as -errno from a CQE
     bool socket_error_ = false;
     uring::pipe_lease pipe_{};
-    waiter_hook waiter_hook_;     // linked while waiting in pipe_broker
+    waiter_hook waiter_hook_; // linked while waiting in pipe_broker
 
-    uring::member_operation<splice_transfer, &splice_transfer::on_file_hop> file_hop_{uring::op_kind::splice, *this};
-    uring::member_operation<splice_transfer, &splice_transfer::on_socket_hop> socket_hop_{uring::op_kind::splice, *this};
-    uring::member_operation<splice_transfer, &splice_transfer::on_writable> poll_op_{uring::op_kind::poll, *this};
+    uring::member_operation<splice_transfer, &splice_transfer::on_file_hop> file_hop_{
+        uring::op_kind::splice, *this};
+    uring::member_operation<splice_transfer, &splice_transfer::on_socket_hop> socket_hop_{
+        uring::op_kind::splice, *this};
+    uring::member_operation<splice_transfer, &splice_transfer::on_writable> poll_op_{
+        uring::op_kind::poll, *this};
 };
 
 // Hands pipes to transfers in arrival order; a transfer that finds the pool exhausted waits here
 // (backpressure) instead of failing.
 class pipe_broker {
-public:
+  public:
     explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
     void request(splice_transfer& t) noexcept;
     void release(const uring::pipe_lease& pipe, bool empty) noexcept;
     std::size_t waiting() const noexcept { return waiters_.size(); }
 
-private:
+  private:
     uring::pipe_pool* pool_;
     boost::intrusive::list<
         splice_transfer,

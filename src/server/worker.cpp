@@ -1,17 +1,15 @@
 #include "spliced/server/worker.hpp"
 
 #include "connection.hpp"
-#include "worker_state.hpp"
-
 #include "spliced/core/clock.hpp"
-
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include "worker_state.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace spliced::server {
 
@@ -25,33 +23,39 @@ worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, 
 
 // The worker thread's event loop and everything only it touches.
 class worker::loop {
-public:
+  public:
     loop(worker& owner, uring::ring&& r)
         : owner_(owner), state_(owner.cfg_, std::move(r), owner.shard_, owner.root_fd_),
           max_connections_(owner.max_connections_) {
         state_.ring.set_observer(&loop::observe, &owner.shard_);
         for (auto& l : owner.listeners_)
             accepts_.push_back(std::make_unique<accept_slot>(*this, l.get()));
-        connections_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(max_connections_, 65536)));
+        connections_.reserve(
+            static_cast<std::size_t>(std::min<std::uint64_t>(max_connections_, 65536)));
     }
 
     void run() noexcept;
 
-private:
+  private:
     // One multishot accept per listener, and the cancel that pauses it.
     struct accept_slot {
         accept_slot(loop& l, int fd) noexcept : owner(&l), listen_fd(fd) {}
-        void on_accept(int res, std::uint32_t flags) noexcept { owner->accepted(*this, res, flags); }
+        void on_accept(int res, std::uint32_t flags) noexcept {
+            owner->accepted(*this, res, flags);
+        }
         void on_cancel(int, std::uint32_t) noexcept {}
         loop* owner;
         int listen_fd;
         bool paused = false;
-        uring::member_operation<accept_slot, &accept_slot::on_accept> accept{uring::op_kind::accept, *this};
-        uring::member_operation<accept_slot, &accept_slot::on_cancel> cancel{uring::op_kind::cancel, *this};
+        uring::member_operation<accept_slot, &accept_slot::on_accept> accept{uring::op_kind::accept,
+                                                                             *this};
+        uring::member_operation<accept_slot, &accept_slot::on_cancel> cancel{uring::op_kind::cancel,
+                                                                             *this};
     };
 
     static void observe(void* shard, uring::op_kind kind, std::uint64_t latency_ns) noexcept {
-        static_cast<metrics::shard*>(shard)->completion_latency[std::size_t(kind)].observe_ns(latency_ns);
+        static_cast<metrics::shard*>(shard)->completion_latency[std::size_t(kind)].observe_ns(
+            latency_ns);
     }
 
     void tick() noexcept;
@@ -231,8 +235,7 @@ void worker::loop::cancel_everything() noexcept {
 worker::worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
                std::uint64_t max_connections)
     : cfg_(cfg), root_fd_(root_fd), listeners_(std::move(listeners)),
-      max_connections_(max_connections),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+      max_connections_(max_connections), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 worker::~worker() {
     stop();

@@ -4,7 +4,6 @@
 
 #include "connection.hpp"
 #include "splice_transfer.hpp"
-
 #include "spliced/http/date.hpp"
 #include "spliced/metrics/shard.hpp"
 #include "spliced/server/config.hpp"
@@ -43,7 +42,7 @@ struct worker_state {
     connection_deadlines send_deadlines;   // waiting for the client to take bytes
     connection_deadlines linger_deadlines; // after a closing response, reading what is left
 
-    std::vector<connection*> closing;      // aborted, freed once no op is in flight
+    std::vector<connection*> closing; // aborted, freed once no op is in flight
     bool draining = false;
 
     void schedule_free(connection& c) { closing.push_back(&c); }

@@ -2,12 +2,11 @@
 
 #include "spliced/core/unique_fd.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
+#include <unistd.h>
 
 namespace spliced::uring {
 
@@ -19,7 +18,8 @@ unsigned pipe_pool::effective_pipe_size(unsigned requested) noexcept {
     return requested < max_size ? requested : max_size;
 }
 
-pipe_pool::pipe_pool(ring& r, slot_allocator& slots, unsigned pipe_size, unsigned max_pipes) noexcept
+pipe_pool::pipe_pool(ring& r, slot_allocator& slots, unsigned pipe_size,
+                     unsigned max_pipes) noexcept
     : ring_(&r), slots_(&slots), pipe_size_(pipe_size), max_pipes_(max_pipes) {
     idle_.reserve(max_pipes);
 }

@@ -2,7 +2,6 @@
 // The data path's error model: fallible functions return result<T>, never throw (DESIGN.md §10).
 
 #include <boost/system/result.hpp>
-
 #include <cerrno>
 #include <system_error>
 

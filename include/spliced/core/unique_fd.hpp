@@ -2,13 +2,12 @@
 // Sole owner of a plain file descriptor: closes it exactly once.
 
 #include <unistd.h>
-
 #include <utility>
 
 namespace spliced {
 
 class unique_fd {
-public:
+  public:
     unique_fd() noexcept = default;
     explicit unique_fd(int fd) noexcept : fd_(fd) {}
     unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
@@ -29,7 +28,7 @@ public:
         fd_ = fd;
     }
 
-private:
+  private:
     int fd_ = -1; // -1 or an open descriptor this object must close
 };
 

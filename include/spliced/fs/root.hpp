@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-
 #include <string>
 
 namespace spliced::fs {

@@ -12,6 +12,8 @@ using http_date = std::array<char, 29>;
 
 http_date format_http_date(std::int64_t unix_seconds) noexcept;
 
-inline std::string_view view(const http_date& d) noexcept { return {d.data(), d.size()}; }
+inline std::string_view view(const http_date& d) noexcept {
+    return {d.data(), d.size()};
+}
 
 } // namespace spliced::http

@@ -23,7 +23,7 @@ struct request_head {
 };
 
 class request_reader {
-public:
+  public:
     enum class state { need_more, done, error };
     struct outcome {
         state result = state::need_more;
@@ -46,7 +46,7 @@ public:
     // Prepares for the next request on the same connection.
     void reset() noexcept;
 
-private:
+  private:
     enum class version_check { as_is, downgrade, unsupported };
     static version_check check_version(std::string_view request_line) noexcept;
 

@@ -11,7 +11,7 @@
 namespace spliced::http {
 
 class response_head {
-public:
+  public:
     // Starts "HTTP/1.1 <code> <reason>" followed by Server and Date fields; clears what was there.
     void start(status s, std::string_view date);
     void field(std::string_view name, std::string_view value);
@@ -23,14 +23,14 @@ public:
     std::string_view bytes() const noexcept { return text_; }
     std::string& buffer() noexcept { return text_; }
 
-private:
+  private:
     std::string text_; // capacity is kept across responses on one connection
 };
 
 // A complete short response for errors and redirects: head plus a one-line text body.
 // `extra` holds ready-made header lines ("Allow: GET, HEAD\r\n"); `with_body` is false for HEAD.
-void write_simple_response(response_head& out, status s, std::string_view date,
-                           bool keep_alive, unsigned request_version,
-                           std::string_view extra = {}, bool with_body = true);
+void write_simple_response(response_head& out, status s, std::string_view date, bool keep_alive,
+                           unsigned request_version, std::string_view extra = {},
+                           bool with_body = true);
 
 } // namespace spliced::http

@@ -23,7 +23,9 @@ enum class status : unsigned short {
     version_not_supported = 505,
 };
 
-constexpr unsigned code(status s) noexcept { return static_cast<unsigned>(s); }
+constexpr unsigned code(status s) noexcept {
+    return static_cast<unsigned>(s);
+}
 
 std::string_view reason_phrase(status s) noexcept;
 

@@ -13,7 +13,7 @@ namespace spliced::metrics {
 
 // A monotonically increasing count with a single writer: load + store, no locked instruction.
 class counter {
-public:
+  public:
     void add(std::uint64_t n = 1) noexcept {
         value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
@@ -21,38 +21,38 @@ public:
     void mirror(std::uint64_t total) noexcept { value_.store(total, std::memory_order_relaxed); }
     std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<std::uint64_t> value_{0};
 };
 
 // A value that goes up and down, single writer.
 class gauge {
-public:
+  public:
     void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
     void add(std::int64_t d) noexcept { set(value() + d); }
     std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     std::atomic<std::int64_t> value_{0};
 };
 
 // Fixed log-spaced buckets from 1 µs to 10 s (1-2.5-5 per decade), in nanoseconds.
 inline constexpr std::array<std::uint64_t, 22> latency_bounds_ns = {
-    1'000,         2'500,         5'000,         10'000,         25'000,        50'000,
-    100'000,       250'000,       500'000,       1'000'000,      2'500'000,     5'000'000,
-    10'000'000,    25'000'000,    50'000'000,    100'000'000,    250'000'000,   500'000'000,
+    1'000,         2'500,         5'000,         10'000,         25'000,      50'000,
+    100'000,       250'000,       500'000,       1'000'000,      2'500'000,   5'000'000,
+    10'000'000,    25'000'000,    50'000'000,    100'000'000,    250'000'000, 500'000'000,
     1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000,
 };
 
 class latency_histogram {
-public:
+  public:
     void observe_ns(std::uint64_t ns) noexcept;
     // Per-bucket (not cumulative) counts; the last one is +Inf.
     std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].value(); }
     std::uint64_t count() const noexcept { return count_.value(); }
     std::uint64_t sum_ns() const noexcept { return sum_ns_.value(); }
 
-private:
+  private:
     std::array<counter, latency_bounds_ns.size() + 1> buckets_;
     counter count_;
     counter sum_ns_;

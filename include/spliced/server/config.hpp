@@ -26,8 +26,8 @@ struct config {
     std::optional<unsigned> sqpoll_idle_ms;
     unsigned registered_files = 16384;
     unsigned pipe_size = 1u << 20;
-    unsigned max_pipes = 1024;   // per worker
-    unsigned iowq_workers = 2;   // per worker, bounded and unbounded each
+    unsigned max_pipes = 1024; // per worker
+    unsigned iowq_workers = 2; // per worker, bounded and unbounded each
     transfer_mode transfer = transfer_mode::automatic;
     std::uint64_t max_connections = 100000; // per process
     std::size_t max_header_bytes = 8192;

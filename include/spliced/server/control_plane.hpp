@@ -19,7 +19,7 @@ struct control_hooks {
 };
 
 class control_plane {
-public:
+  public:
     // Binds --metrics-listen (unless off); throws std::system_error if it cannot.
     control_plane(const config& cfg, control_hooks hooks);
     ~control_plane();
@@ -31,7 +31,7 @@ public:
     // --drain-timeout; a second signal stops at once.
     void run();
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -4,7 +4,6 @@
 // red-black tree; with one duration per list a queue is enough).
 
 #include <boost/intrusive/list.hpp>
-
 #include <chrono>
 #include <cstdint>
 
@@ -15,7 +14,7 @@ using deadline_hook =
 
 template <class T, deadline_hook T::*Hook, std::uint64_t T::*Deadline>
 class deadline_list {
-public:
+  public:
     explicit deadline_list(std::chrono::milliseconds duration) noexcept
         : duration_ns_(std::uint64_t(duration.count()) * 1'000'000u) {}
 
@@ -40,12 +39,14 @@ public:
         return &item;
     }
 
-private:
+  private:
     using member_hook = boost::intrusive::member_hook<T, deadline_hook, Hook>;
     boost::intrusive::list<T, member_hook, boost::intrusive::constant_time_size<false>> list_;
     std::uint64_t duration_ns_;
 };
 
-inline void disarm(deadline_hook& hook) noexcept { hook.unlink(); }
+inline void disarm(deadline_hook& hook) noexcept {
+    hook.unlink();
+}
 
 } // namespace spliced::server

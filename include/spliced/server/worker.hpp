@@ -17,7 +17,7 @@
 namespace spliced::server {
 
 class worker {
-public:
+  public:
     worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
            std::uint64_t max_connections);
     ~worker();
@@ -37,7 +37,7 @@ public:
     // The io_uring setup flags in force (valid after start()).
     const std::string& setup_mode() const noexcept { return setup_mode_; }
 
-private:
+  private:
     class loop;
 
     const config& cfg_;

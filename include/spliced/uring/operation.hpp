@@ -2,15 +2,24 @@
 // One in-flight kernel operation: the object whose address is the SQE's user_data
 // (STYLE.md: Seastar's kernel_completion, MPD's Uring::Operation).
 
-#include <liburing.h>
-
 #include <cstdint>
+#include <liburing.h>
 
 namespace spliced::uring {
 
 // What an operation asks of the kernel, for per-op latency metrics.
 enum class op_kind : std::uint8_t {
-    accept, recv, send, splice, read, openat, statx, close, poll, files_update, cancel,
+    accept,
+    recv,
+    send,
+    splice,
+    read,
+    openat,
+    statx,
+    close,
+    poll,
+    files_update,
+    cancel,
 };
 inline constexpr std::size_t op_kind_count = 11;
 
@@ -19,7 +28,7 @@ class ring;
 // Lifetime rule (DESIGN.md §11): an operation, and every buffer or descriptor its SQE names,
 // outlives its last CQE. Owners check in_flight() before letting go of one.
 class operation {
-public:
+  public:
     explicit operation(op_kind kind) noexcept : kind_(kind) {}
     operation(const operation&) = delete;
     operation& operator=(const operation&) = delete;
@@ -39,16 +48,16 @@ public:
     // reaped (monotonic ns); valid while in flight.
     std::uint64_t submitted_ns() const noexcept { return submitted_ns_; }
 
-protected:
+  protected:
     ~operation() = default;
 
-private:
+  private:
     friend class ring;
     io_uring_sqe sqe_{};
     operation* next_pending_ = nullptr; // link in the ring's queue of not-yet-submitted SQEs
     std::uint64_t submitted_ns_ = 0;
-    std::uint8_t chain_length_ = 1;     // on the first op of a linked chain: its length
-    bool in_flight_ = false;            // pushed, and its final CQE not yet reaped
+    std::uint8_t chain_length_ = 1; // on the first op of a linked chain: its length
+    bool in_flight_ = false;        // pushed, and its final CQE not yet reaped
     op_kind kind_;
 };
 
@@ -56,11 +65,13 @@ private:
 // connection can embed one per kind of request it makes.
 template <class Owner, void (Owner::*Handler)(int, std::uint32_t) noexcept>
 class member_operation final : public operation {
-public:
+  public:
     member_operation(op_kind kind, Owner& owner) noexcept : operation(kind), owner_(&owner) {}
-    void complete(int res, std::uint32_t flags) noexcept override { (owner_->*Handler)(res, flags); }
+    void complete(int res, std::uint32_t flags) noexcept override {
+        (owner_->*Handler)(res, flags);
+    }
 
-private:
+  private:
     Owner* owner_;
 };
 

@@ -19,7 +19,7 @@ struct pipe_lease {
 };
 
 class pipe_pool {
-public:
+  public:
     // `pipe_size` is clamped to /proc/sys/fs/pipe-max-size; `max_pipes` bounds the pool.
     pipe_pool(ring& r, slot_allocator& slots, unsigned pipe_size, unsigned max_pipes) noexcept;
     ~pipe_pool();
@@ -39,7 +39,7 @@ public:
     // The size a pipe gets: the request clamped to the system's maximum.
     static unsigned effective_pipe_size(unsigned requested) noexcept;
 
-private:
+  private:
     void destroy(const pipe_lease& pipe) noexcept;
 
     ring* ring_;

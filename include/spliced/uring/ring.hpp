@@ -15,16 +15,16 @@ namespace spliced::uring {
 
 struct ring_config {
     unsigned sq_entries = 4096;
-    unsigned cq_entries = 0;                  // 0: 4 × sq_entries
-    std::optional<unsigned> sqpoll_idle_ms;   // SQPOLL with this idle time, when permitted
-    unsigned registered_files = 16384;        // size of the sparse fixed-file table
-    unsigned iowq_bounded_workers = 2;        // io-wq workers for splice/statx/openat
+    unsigned cq_entries = 0;                // 0: 4 × sq_entries
+    std::optional<unsigned> sqpoll_idle_ms; // SQPOLL with this idle time, when permitted
+    unsigned registered_files = 16384;      // size of the sparse fixed-file table
+    unsigned iowq_bounded_workers = 2;      // io-wq workers for splice/statx/openat
 };
 
 struct ring_stats {
     std::uint64_t sqes_submitted = 0;
     std::uint64_t submit_calls = 0;
-    std::uint64_t sq_full_waits = 0;  // turns on which queued work had to wait for SQ space
+    std::uint64_t sq_full_waits = 0; // turns on which queued work had to wait for SQ space
     std::uint64_t ops_in_flight = 0;
 };
 
@@ -33,7 +33,7 @@ struct ring_stats {
 using completion_observer = void (*)(void* context, op_kind kind, std::uint64_t latency_ns);
 
 class ring {
-public:
+  public:
     // Tries SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN, then no flags (SQPOLL first, when
     // asked for and permitted). Must be called on the thread that will drive the ring.
     static result<ring> create(const ring_config& config);
@@ -70,7 +70,7 @@ public:
     int fd() const noexcept { return ring_.ring_fd; }
     bool has_pending() const noexcept { return pending_head_ != nullptr; }
 
-private:
+  private:
     ring() = default;
     void flush_pending() noexcept;
     void append_pending(operation& op) noexcept;

@@ -9,7 +9,7 @@
 namespace spliced::uring {
 
 class slot_allocator {
-public:
+  public:
     explicit slot_allocator(unsigned count) {
         free_.reserve(count);
         for (unsigned i = count; i-- > 0;)
@@ -29,7 +29,7 @@ public:
 
     std::size_t available() const noexcept { return free_.size(); }
 
-private:
+  private:
     std::vector<unsigned> free_; // capacity reserved up front: release() never allocates
 };
 

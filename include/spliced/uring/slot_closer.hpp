@@ -12,12 +12,12 @@
 namespace spliced::uring {
 
 class slot_closer {
-public:
+  public:
     slot_closer(ring& r, slot_allocator& slots) noexcept : ring_(&r), slots_(&slots) {}
 
     void close(unsigned slot) noexcept;
 
-private:
+  private:
     struct close_op final : operation {
         close_op(slot_closer& owner) noexcept : operation(op_kind::close), owner(&owner) {}
         void complete(int, std::uint32_t) noexcept override { owner->closed(*this); }

@@ -2,7 +2,6 @@
 #include "spliced/http/date.hpp"
 
 #include <doctest/doctest.h>
-
 #include <linux/stat.h>
 
 using namespace spliced;

@@ -1,7 +1,6 @@
 #include "spliced/http/request_reader.hpp"
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
 
@@ -107,7 +106,8 @@ TEST_CASE("bad heads map to the right status") {
         {"GET / FOO/1.1\r\nHost: x\r\n\r\n", status::bad_request},
         {"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", status::bad_request},
         {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", status::bad_request},
-        {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status::bad_request},
+        {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         status::bad_request},
         {"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", status::bad_request},
         {std::string("\x00\x01garbage\r\n\r\n", 13), status::bad_request},
         {"GET /\r\n\r\n", status::bad_request}, // HTTP/0.9

@@ -9,11 +9,13 @@ TEST_CASE("response_head writes status line, fields and the right Connection fie
     h.start(status::ok, "Thu, 01 Jan 1970 00:00:00 GMT");
     h.field("Content-Length", std::uint64_t(5'000'000'000));
     h.finish(true, 11);
-    CHECK(h.bytes() == "HTTP/1.1 200 OK\r\nServer: spliced\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
-                       "Content-Length: 5000000000\r\n\r\n");
+    CHECK(h.bytes() ==
+          "HTTP/1.1 200 OK\r\nServer: spliced\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+          "Content-Length: 5000000000\r\n\r\n");
     h.start(status::not_found, "D");
     h.finish(false, 11);
-    CHECK(h.bytes() == "HTTP/1.1 404 Not Found\r\nServer: spliced\r\nDate: D\r\nConnection: close\r\n\r\n");
+    CHECK(h.bytes() ==
+          "HTTP/1.1 404 Not Found\r\nServer: spliced\r\nDate: D\r\nConnection: close\r\n\r\n");
     h.start(status::ok, "D");
     h.finish(true, 10);
     CHECK(h.bytes().ends_with("Connection: keep-alive\r\n\r\n"));

@@ -1,7 +1,6 @@
 #include "spliced/metrics/exposition.hpp"
 
 #include <doctest/doctest.h>
-
 #include <map>
 #include <sstream>
 

@@ -2,14 +2,12 @@
 #include "spliced/uring/ring.hpp"
 #include "spliced/uring/slot_closer.hpp"
 
-#include <doctest/doctest.h>
-
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdlib>
+#include <doctest/doctest.h>
+#include <fcntl.h>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace spliced::uring;
@@ -17,7 +15,8 @@ using namespace spliced::uring;
 namespace {
 
 struct recording_op final : operation {
-    recording_op(std::vector<int>& log, int id) noexcept : operation(op_kind::read), log(&log), id(id) {}
+    recording_op(std::vector<int>& log, int id) noexcept
+        : operation(op_kind::read), log(&log), id(id) {}
     void complete(int res, std::uint32_t) noexcept override {
         log->push_back(id);
         last_res = res;
@@ -122,7 +121,7 @@ TEST_CASE("pipe_pool: pipes live only in the fixed table, are reused when empty,
     auto again = pool.acquire();
     REQUIRE(again.has_value());
     CHECK(again->read_slot == first->read_slot); // reused, not recreated
-    pool.release(*again, false);                  // bytes left inside: destroyed
+    pool.release(*again, false);                 // bytes left inside: destroyed
     CHECK(pool.created() == 1);
     CHECK(slots.available() == 62);
     pool.release(*second, true);
