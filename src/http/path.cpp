@@ -57,10 +57,32 @@ result<std::string> percent_decode(std::string_view path) {
 
 } // namespace
 
+std::string percent_encode_path(std::string_view decoded) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(decoded.size());
+    for (unsigned char c : decoded) {
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     std::string_view("-._~/!$&'()*+,;=:@").find(char(c)) != std::string_view::npos;
+        if (plain) {
+            out.push_back(char(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
 result<normalized_path> normalize_target(std::string_view target) {
     target = strip_absolute_form(target);
-    if (auto cut = target.find_first_of("?#"); cut != std::string_view::npos)
+    std::string_view query;
+    if (auto cut = target.find_first_of("?#"); cut != std::string_view::npos) {
+        if (target[cut] == '?')
+            query = target.substr(cut + 1, target.find('#', cut) - cut - 1);
         target = target.substr(0, cut);
+    }
     if (target.empty() || target.front() != '/')
         return errno_code(EINVAL);
 
@@ -86,6 +108,7 @@ result<normalized_path> normalize_target(std::string_view target) {
     }
 
     normalized_path out;
+    out.query.assign(query);
     const std::string_view& full = *decoded;
     auto last_segment = full.substr(full.rfind('/') + 1);
     out.trailing_slash = full.back() == '/' || last_segment == "." || last_segment == "..";

@@ -160,7 +160,11 @@ void connection::file_opened(result<opened_file> file) noexcept {
         return;
     }
     if (!path_.trailing_slash) {
-        std::string location = "Location: " + path_.absolute + "/\r\n";
+        // The decoded path is re-encoded: a directory name must never inject a header.
+        std::string location = "Location: " + http::percent_encode_path(path_.absolute) + "/";
+        if (!path_.query.empty() && path_.query.find_first_of("\r\n") == std::string::npos)
+            location += "?" + path_.query;
+        location += "\r\n";
         respond_simple(http::status::moved_permanently, location);
         return;
     }

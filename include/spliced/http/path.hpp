@@ -17,7 +17,14 @@ struct normalized_path {
     std::string absolute;
     // The request named a directory explicitly ("/dir/").
     bool trailing_slash = false;
+    // The query string as sent (without '?'), kept for redirects; empty if none.
+    std::string query;
 };
+
+// Percent-encodes a decoded path for use in a header (Location): every byte outside RFC 3986's
+// unreserved set, "/" and a few sub-delimiters is escaped, so CR, LF, spaces and non-ASCII bytes
+// can never reach the wire raw.
+std::string percent_encode_path(std::string_view decoded);
 
 // Accepts origin-form ("/a/b?q") and absolute-form ("http://host/a/b") targets. Percent-decodes
 // exactly once, then collapses "." and ".." segments. Fails (std::errc::invalid_argument) on

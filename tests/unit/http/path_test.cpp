@@ -80,3 +80,21 @@ TEST_CASE("normalize_target never yields dot segments or empty segments") {
         CHECK(rel.find("..") == std::string_view::npos);
     }
 }
+
+TEST_CASE("normalize_target keeps the query for redirects") {
+    auto got = normalize_target("/dir?a=1&b=%20#frag");
+    REQUIRE(got.has_value());
+    CHECK(got->relative == "dir");
+    CHECK(got->query == "a=1&b=%20");
+    CHECK(normalize_target("/dir")->query.empty());
+}
+
+TEST_CASE("percent_encode_path escapes everything that could break a header") {
+    using spliced::http::percent_encode_path;
+    CHECK(percent_encode_path("/a/b-c_d.e~f") == "/a/b-c_d.e~f");
+    CHECK(percent_encode_path("/a b") == "/a%20b");
+    CHECK(percent_encode_path("/x\r\nSet-Cookie: y") == "/x%0D%0ASet-Cookie:%20y");
+    CHECK(percent_encode_path("/caf\xC3\xA9") == "/caf%C3%A9");
+    CHECK(percent_encode_path("/100%") == "/100%25");
+    CHECK(percent_encode_path("/?#") == "/%3F%23");
+}
