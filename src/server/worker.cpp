@@ -29,7 +29,7 @@ class worker::loop {
           max_connections_(owner.max_connections_) {
         state_.ring.set_observer(&loop::observe, &owner.shard_);
         for (auto& l : owner.listeners_)
-            accepts_.push_back(std::make_unique<accept_slot>(*this, l.get()));
+            accepts_.push_back(std::make_unique<accept_slot>(*this, l));
         connections_.reserve(
             static_cast<std::size_t>(std::min<std::uint64_t>(max_connections_, 65536)));
     }
@@ -39,12 +39,13 @@ class worker::loop {
   private:
     // One multishot accept per listener, and the cancel that pauses it.
     struct accept_slot {
-        accept_slot(loop& l, int fd) noexcept : owner(&l), listen_fd(fd) {}
+        accept_slot(loop& l, unique_fd& fd) noexcept : owner(&l), listener(&fd), listen_fd(fd.get()) {}
         void on_accept(int res, std::uint32_t flags) noexcept {
             owner->accepted(*this, res, flags);
         }
         void on_cancel(int, std::uint32_t) noexcept {}
         loop* owner;
+        unique_fd* listener; // owned by the worker; closed once draining and nothing refers to it
         int listen_fd;
         bool paused = false;
         uring::member_operation<accept_slot, &accept_slot::on_accept> accept{uring::op_kind::accept,
@@ -61,6 +62,7 @@ class worker::loop {
     void tick() noexcept;
     void arm_accepts() noexcept;
     void pause_accepts() noexcept;
+    void close_listeners() noexcept;
     void accepted(accept_slot& slot, int res, std::uint32_t flags) noexcept;
     void arm_wake() noexcept;
     void on_wake(int res, std::uint32_t) noexcept;
@@ -107,6 +109,7 @@ void worker::loop::run() noexcept {
         free_closed();
         if (state_.draining) {
             pause_accepts();
+            close_listeners();
             if (connections_.empty())
                 break;
         } else {
@@ -165,6 +168,15 @@ void worker::loop::pause_accepts() noexcept {
         slot->paused = true;
         io_uring_prep_cancel(&slot->cancel.sqe(), &slot->accept, 0);
         state_.ring.push(slot->cancel);
+    }
+}
+
+// Draining: new connections are refused (RST) rather than left in a backlog nobody accepts from,
+// so a load balancer moves on at once.
+void worker::loop::close_listeners() noexcept {
+    for (auto& slot : accepts_) {
+        if (*slot->listener && !slot->accept.in_flight() && !slot->cancel.in_flight())
+            slot->listener->reset();
     }
 }
 
@@ -228,6 +240,7 @@ void worker::loop::cancel_everything() noexcept {
     state_.ring.push(cancel_all_op_);
     for (int turns = 0; state_.ring.stats().ops_in_flight > 0 && turns < 1000; ++turns)
         state_.ring.run_once(std::chrono::milliseconds(10));
+    close_listeners();
 }
 
 // ---- worker --------------------------------------------------------------------------------
