@@ -12,6 +12,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <system_error>
 
 namespace spliced::server {
@@ -90,7 +92,7 @@ class metrics_session : public std::enable_shared_from_this<metrics_session> {
 struct control_plane::impl {
     impl(const config& c, control_hooks h)
         : cfg(c), hooks(std::move(h)), signals(io, SIGINT, SIGTERM), poll_timer(io),
-          drain_timer(io) {
+          drain_timer(io), stop_timer(io) {
         if (cfg.metrics_listen)
             bind_metrics(*cfg.metrics_listen);
     }
@@ -129,7 +131,7 @@ struct control_plane::impl {
             if (ec)
                 return;
             if (draining) {
-                hooks.stop(); // a second signal: do not wait for the drain
+                stop_workers(); // a second signal: do not wait for the drain
                 return;
             }
             draining = true;
@@ -137,9 +139,22 @@ struct control_plane::impl {
             drain_timer.expires_after(cfg.drain_timeout);
             drain_timer.async_wait([this](beast::error_code e) {
                 if (!e)
-                    hooks.stop();
+                    stop_workers();
             });
             wait_signal();
+        });
+    }
+
+    // Workers abort every connection and exit once the kernel has answered all their operations.
+    // Should that never happen (a file system that does not answer), the process still ends.
+    void stop_workers() {
+        hooks.stop();
+        stop_timer.expires_after(std::chrono::seconds(10));
+        stop_timer.async_wait([](beast::error_code e) {
+            if (e)
+                return;
+            std::fputs("spliced: workers did not stop within 10s of the drain; exiting\n", stderr);
+            std::_Exit(1);
         });
     }
 
@@ -162,6 +177,7 @@ struct control_plane::impl {
     asio::signal_set signals;
     asio::steady_timer poll_timer;
     asio::steady_timer drain_timer;
+    asio::steady_timer stop_timer;
     std::optional<tcp::acceptor> acceptor;
     bool draining = false;
 };
