@@ -97,6 +97,10 @@ class Concurrency(ServerTest):
                 break
             time.sleep(0.05)
         self.assertEqual(self.server.metrics()["spliced_connections_active"], 0)
+        # The scrape's own control-plane connection may take a moment to close; a leak would not.
+        deadline = time.time() + 5
+        while self.server.fd_count() != before and time.time() < deadline:
+            time.sleep(0.05)
         self.assertEqual(self.server.fd_count(), before)
         # Pipes that held bytes were destroyed, the rest are idle: the server still serves right.
         status, _, body = self.server.get("/big.bin")
@@ -106,9 +110,21 @@ class Concurrency(ServerTest):
 class TinyQueue(Concurrency):
     """--queue-depth 8: most work waits in the local queue for SQ space; none of it may fail."""
     server_args = ("--queue-depth", "8")
+    threads = 1
 
-    def test_sq_full_waits_were_exercised(self):
-        self.test_200_concurrent_downloads_sha256()
+    def test_burst_overflows_the_sq_and_nothing_is_lost(self):
+        names = sorted(self.files)
+        conns = [self.server.connect() for _ in range(100)]
+        time.sleep(0.2)  # all accepted and waiting in recv
+        for i, s in enumerate(conns):  # a burst: 100 requests ready in one batch of CQEs
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % names[i % 20].encode())
+        for i, s in enumerate(conns):
+            f = s.makefile("rb")
+            code, headers = read_response(f)
+            body = f.read()
+            self.assertEqual((code, len(body)), (200, int(headers["content-length"])))
+            self.assertEqual(hashlib.sha256(body).hexdigest(), self.files[names[i % 20]])
+            s.close()
         self.assertGreater(self.server.metrics()["spliced_sq_full_waits_total"], 0)
 
 
