@@ -39,14 +39,12 @@ class worker::loop {
   private:
     // One multishot accept per listener, and the cancel that pauses it.
     struct accept_slot {
-        accept_slot(loop& l, unique_fd& fd) noexcept : owner(&l), listener(&fd), listen_fd(fd.get()) {}
-        void on_accept(int res, std::uint32_t flags) noexcept {
-            owner->accepted(*this, res, flags);
-        }
+        accept_slot(loop& l, unique_fd& fd) noexcept : owner(&l), listener(&fd) {}
+        // Without IORING_CQE_F_MORE the op is over; the loop re-arms it while accepting.
+        void on_accept(int res, std::uint32_t) noexcept { owner->accepted(res); }
         void on_cancel(int, std::uint32_t) noexcept {}
         loop* owner;
         unique_fd* listener; // owned by the worker; closed once draining and nothing refers to it
-        int listen_fd;
         bool paused = false;
         uring::member_operation<accept_slot, &accept_slot::on_accept> accept{uring::op_kind::accept,
                                                                              *this};
@@ -63,13 +61,12 @@ class worker::loop {
     void arm_accepts() noexcept;
     void pause_accepts() noexcept;
     void close_listeners() noexcept;
-    void accepted(accept_slot& slot, int res, std::uint32_t flags) noexcept;
+    void accepted(int res) noexcept;
     void arm_wake() noexcept;
     void on_wake(int res, std::uint32_t) noexcept;
     void expire(connection_deadlines& list) noexcept;
     void free_closed() noexcept;
     std::chrono::nanoseconds next_wait() const noexcept;
-    bool accepting() const noexcept { return !state_.draining; }
     void cancel_everything() noexcept;
 
     worker& owner_;
@@ -155,7 +152,7 @@ void worker::loop::arm_accepts() noexcept {
         if (slot->accept.in_flight() || slot->cancel.in_flight())
             continue;
         slot->paused = false;
-        io_uring_prep_multishot_accept(&slot->accept.sqe(), slot->listen_fd, nullptr, nullptr,
+        io_uring_prep_multishot_accept(&slot->accept.sqe(), slot->listener->get(), nullptr, nullptr,
                                        SOCK_NONBLOCK | SOCK_CLOEXEC);
         state_.ring.push(slot->accept);
     }
@@ -180,7 +177,7 @@ void worker::loop::close_listeners() noexcept {
     }
 }
 
-void worker::loop::accepted(accept_slot& slot, int res, std::uint32_t flags) noexcept {
+void worker::loop::accepted(int res) noexcept {
     if (res >= 0) {
         // A CQE that raced with a pause is still served: the limit may be passed by the few
         // connections already accepted in the kernel.
@@ -197,8 +194,6 @@ void worker::loop::accepted(accept_slot& slot, int res, std::uint32_t flags) noe
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         accept_retry_ns_ = state_.now_ns + 100'000'000; // back off instead of spinning
     }
-    (void)slot;
-    (void)flags; // without IORING_CQE_F_MORE the slot is free; the loop re-arms it
 }
 
 void worker::loop::arm_wake() noexcept {

@@ -89,6 +89,17 @@ class Server:
         c.close()
         return parse_prometheus(text)
 
+    def metrics_when(self, ready, timeout=5):
+        """Scrapes until `ready(samples)` holds (or the timeout passes) and returns the samples.
+        Counters move when the server reaps a completion, which can be just after the client has
+        its response, so a test that counts must wait for them."""
+        deadline = time.time() + timeout
+        while True:
+            samples = self.metrics()
+            if ready(samples) or time.time() > deadline:
+                return samples
+            time.sleep(0.02)
+
     def health(self):
         c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
         c.request("GET", "/healthz")

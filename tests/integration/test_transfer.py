@@ -91,12 +91,8 @@ class Concurrency(ServerTest):
             s.recv(65536)  # the head and the first body bytes: the transfer is under way
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()  # RST
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.server.metrics()["spliced_connections_active"] == 0:
-                break
-            time.sleep(0.05)
-        self.assertEqual(self.server.metrics()["spliced_connections_active"], 0)
+        m = self.server.metrics_when(lambda m: m["spliced_connections_active"] == 0, timeout=10)
+        self.assertEqual(m["spliced_connections_active"], 0)
         # The scrape's own control-plane connection may take a moment to close; a leak would not.
         deadline = time.time() + 5
         while self.server.fd_count() != before and time.time() < deadline:
@@ -125,7 +121,8 @@ class TinyQueue(Concurrency):
             self.assertEqual((code, len(body)), (200, int(headers["content-length"])))
             self.assertEqual(hashlib.sha256(body).hexdigest(), self.files[names[i % 20]])
             s.close()
-        self.assertGreater(self.server.metrics()["spliced_sq_full_waits_total"], 0)
+        m = self.server.metrics_when(lambda m: m["spliced_sq_full_waits_total"] > 0)
+        self.assertGreater(m["spliced_sq_full_waits_total"], 0)
 
 
 class FileChanges(ServerTest):
