@@ -88,7 +88,6 @@ class pipe_broker {
     explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
     void request(splice_transfer& t) noexcept;
     void release(const uring::pipe_lease& pipe, bool empty) noexcept;
-    std::size_t waiting() const noexcept { return waiters_.size(); }
 
   private:
     uring::pipe_pool* pool_;

@@ -66,8 +66,6 @@ result<ring> ring::create(const ring_config& config) {
         return errno_code(-err);
     out.owns_ring_ = true;
     out.setup_mode_ = mode;
-    out.sq_entries_ = out.ring_.sq.ring_entries;
-    out.cq_entries_ = out.ring_.cq.ring_entries;
 
     if (int r = io_uring_register_files_sparse(&out.ring_, config.registered_files); r < 0)
         return errno_code(-r);
@@ -85,7 +83,6 @@ ring::ring(ring&& other) noexcept
       pending_head_(std::exchange(other.pending_head_, nullptr)),
       pending_tail_(std::exchange(other.pending_tail_, nullptr)), stats_(other.stats_),
       observer_(other.observer_), observer_context_(other.observer_context_),
-      sq_entries_(other.sq_entries_), cq_entries_(other.cq_entries_),
       registered_files_(other.registered_files_), setup_mode_(std::move(other.setup_mode_)) {}
 
 ring::~ring() {

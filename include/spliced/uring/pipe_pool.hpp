@@ -33,8 +33,6 @@ class pipe_pool {
     void release(const pipe_lease& pipe, bool empty) noexcept;
 
     unsigned created() const noexcept { return created_; }
-    unsigned idle() const noexcept { return static_cast<unsigned>(idle_.size()); }
-    unsigned pipe_size() const noexcept { return pipe_size_; }
 
     // The size a pipe gets: the request clamped to the system's maximum.
     static unsigned effective_pipe_size(unsigned requested) noexcept;

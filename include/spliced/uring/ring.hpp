@@ -62,13 +62,10 @@ class ring {
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;
 
     const ring_stats& stats() const noexcept { return stats_; }
-    unsigned sq_entries() const noexcept { return sq_entries_; }
-    unsigned cq_entries() const noexcept { return cq_entries_; }
     unsigned registered_files() const noexcept { return registered_files_; }
     // Which setup flags are in force, e.g. "SINGLE_ISSUER|DEFER_TASKRUN".
     const std::string& setup_mode() const noexcept { return setup_mode_; }
     int fd() const noexcept { return ring_.ring_fd; }
-    bool has_pending() const noexcept { return pending_head_ != nullptr; }
 
   private:
     ring() = default;
@@ -82,8 +79,6 @@ class ring {
     ring_stats stats_;
     completion_observer observer_ = nullptr;
     void* observer_context_ = nullptr;
-    unsigned sq_entries_ = 0;
-    unsigned cq_entries_ = 0;
     unsigned registered_files_ = 0;
     std::string setup_mode_;
 };
