@@ -131,6 +131,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "on SIGTERM/SIGINT, time transfers in flight get to finish (0ms-1h)")
         ("max-header-bytes", po::value<std::string>()->value_name("BYTES")->default_value("8k"),
             "largest request head; a longer request line gets 414, longer fields 431 (1k-1M)")
+        ("max-ranges", po::value<std::string>()->value_name("N")->default_value("16"),
+            "most ranges one request may ask for; more, or ranges adding up to more than the file, get the whole file (1-1024)")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
@@ -179,6 +181,7 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.send_timeout = duration_in("send-timeout", get("send-timeout"), milliseconds(1), hour);
     cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
     cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
+    cfg.max_ranges = unsigned(integer_in("max-ranges", get("max-ranges"), 1, 1024));
     cfg.index = get("index");
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")

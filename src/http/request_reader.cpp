@@ -40,6 +40,23 @@ status oversized_head_status(std::string_view input, std::size_t limit) noexcept
     return status::header_fields_too_large;
 }
 
+// The field's value; several fields of one name joined as a list, or dropped when the name may
+// appear only once.
+std::optional<std::string> field_value(const beast_http::fields& f, beast_http::field name,
+                                       bool list) {
+    auto [begin, end] = f.equal_range(name);
+    if (begin == end)
+        return std::nullopt;
+    std::string value(begin->value());
+    for (auto it = std::next(begin); it != end; ++it) {
+        if (!list)
+            return std::nullopt;
+        value.append(", ");
+        value.append(it->value());
+    }
+    return value;
+}
+
 bool has_single_host(const beast_http::request_parser<beast_http::empty_body>& p) {
     auto hosts = p.get().equal_range(beast_http::field::host);
     return std::distance(hosts.first, hosts.second) == 1;
@@ -131,6 +148,12 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
         break;
     }
     head_.method_text.assign(req.method_string());
+    head_.range = field_value(req, beast_http::field::range, false);
+    head_.if_range = field_value(req, beast_http::field::if_range, false);
+    head_.if_match = field_value(req, beast_http::field::if_match, true);
+    head_.if_none_match = field_value(req, beast_http::field::if_none_match, true);
+    head_.if_modified_since = field_value(req, beast_http::field::if_modified_since, false);
+    head_.if_unmodified_since = field_value(req, beast_http::field::if_unmodified_since, false);
     head_.target.assign(req.target());
     return {state::done, used, {}};
 }

@@ -26,6 +26,10 @@ std::string_view reason_phrase(status s) noexcept {
         return "Request Timeout";
     case status::uri_too_long:
         return "URI Too Long";
+    case status::precondition_failed:
+        return "Precondition Failed";
+    case status::range_not_satisfiable:
+        return "Range Not Satisfiable";
     case status::header_fields_too_large:
         return "Request Header Fields Too Large";
     case status::internal_server_error:

@@ -177,18 +177,29 @@ void connection::file_opened(result<opened_file> file) noexcept {
 
 void connection::serve_file(const opened_file& file) noexcept {
     file_slot_ = file.slot;
-    auto id = fs::identity_of(file.stat);
-    body_length_ = id.size;
-    status_code_ = http::code(http::status::ok);
-    head_.start(http::status::ok, http::view(w_.date));
-    head_.field("Content-Type", http::mime_type_for(path_.relative));
-    head_.field("Content-Length", id.size);
-    auto modified = fs::last_modified(id);
-    head_.field("Last-Modified", http::view(modified));
-    head_.field("ETag", fs::make_etag(id).view());
-    head_.field("Accept-Ranges", "bytes");
-    head_.finish(keep_alive_, version_);
-    send_head(method_ == http::method::get && body_length_ > 0);
+    const auto id = fs::identity_of(file.stat);
+    const auto etag = fs::make_etag(id);
+    const auto modified = fs::last_modified(id);
+    const http::file_facts facts{id.size, etag.view(), id.mtime_sec, http::view(modified),
+                                 http::mime_type_for(path_.relative)};
+    response_ = http::plan_file_response(reader_.head(), facts, w_.cfg.max_ranges,
+                                         w_.new_boundary());
+    part_ = 0;
+    piece_sent_ = false;
+    if (response_.code == http::status::precondition_failed) {
+        release_file();
+        respond_simple(response_.code);
+        return;
+    }
+    if (response_.code == http::status::range_not_satisfiable) {
+        release_file();
+        std::string unsatisfied = "Content-Range: bytes */" + std::to_string(id.size) + "\r\n";
+        respond_simple(response_.code, unsatisfied);
+        return;
+    }
+    status_code_ = http::code(response_.code);
+    http::write_file_head(head_, response_, facts, http::view(w_.date), keep_alive_, version_);
+    send_head(method_ == http::method::get && !response_.ranges.empty());
 }
 
 void connection::respond_simple(http::status s, std::string_view extra) noexcept {
@@ -204,12 +215,16 @@ void connection::respond_simple(http::status s, std::string_view extra) noexcept
 
 void connection::send_head(bool more_follows) noexcept {
     state_ = state::sending_head;
-    head_sent_ = 0;
     head_more_ = more_follows;
-    w_.send_deadlines.arm(*this, w_.now_ns);
     // MSG_MORE lets the head share a segment with the first body bytes (DESIGN.md §5).
-    auto bytes = head_.bytes();
-    io_uring_prep_send(&send_op_.sqe(), fd_, bytes.data(), bytes.size(),
+    send_bytes(head_.bytes(), more_follows);
+}
+
+void connection::send_bytes(std::string_view bytes, bool more_follows) noexcept {
+    outgoing_ = bytes;
+    outgoing_more_ = more_follows;
+    w_.send_deadlines.arm(*this, w_.now_ns);
+    io_uring_prep_send(&send_op_.sqe(), fd_, outgoing_.data(), outgoing_.size(),
                        MSG_NOSIGNAL | (more_follows ? MSG_MORE : 0));
     w_.ring.push(send_op_);
 }
@@ -221,22 +236,41 @@ void connection::on_send(int res, std::uint32_t) noexcept {
         close_now();
         return;
     }
-    head_sent_ += static_cast<std::size_t>(res);
-    w_.shard.sent_bytes[std::size_t(metrics::tier::head)].add(static_cast<std::uint64_t>(res));
-    w_.send_deadlines.arm(*this, w_.now_ns);
-    auto bytes = head_.bytes();
-    if (head_sent_ < bytes.size()) {
-        io_uring_prep_send(&send_op_.sqe(), fd_, bytes.data() + head_sent_,
-                           bytes.size() - head_sent_, MSG_NOSIGNAL | (head_more_ ? MSG_MORE : 0));
-        w_.ring.push(send_op_);
+    auto sent = static_cast<std::size_t>(res);
+    w_.shard.sent_bytes[std::size_t(metrics::tier::head)].add(sent);
+    if (sent < outgoing_.size()) {
+        send_bytes(outgoing_.substr(sent), outgoing_more_);
         return;
     }
-    if (!head_more_) {
+    if (state_ == state::sending_head && !head_more_)
         finish_response();
+    else
+        send_body();
+}
+
+// ---- body ----------------------------------------------------------------------------------
+
+// The body is ranges of the file, with multipart pieces between them: piece 0, range 0, piece 1,
+// ..., range n-1, closing piece. Each step starts the next; transfer_done and on_send come back.
+void connection::send_body() noexcept {
+    state_ = state::sending_body;
+    const bool multipart = !response_.pieces.empty();
+    if (part_ < response_.ranges.size()) {
+        if (multipart && !piece_sent_) {
+            piece_sent_ = true;
+            send_bytes(response_.pieces[part_], true);
+            return;
+        }
+        const auto& range = response_.ranges[part_];
+        transfer_.start(fd_, *file_slot_, range.first, range.length());
         return;
     }
-    state_ = state::sending_body;
-    transfer_.start(fd_, *file_slot_, 0, body_length_);
+    if (multipart && part_ == response_.ranges.size()) {
+        ++part_;
+        send_bytes(response_.pieces.back(), false);
+        return;
+    }
+    finish_response();
 }
 
 // ---- body ----------------------------------------------------------------------------------
@@ -252,7 +286,9 @@ void connection::transfer_done(transfer_end end) noexcept {
         return;
     }
     if (end == transfer_end::complete) {
-        finish_response();
+        ++part_;
+        piece_sent_ = false;
+        send_body();
         return;
     }
     // Headers are out: the only honest way to end a body that cannot be completed is to close

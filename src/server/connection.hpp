@@ -8,6 +8,7 @@
 
 #include "file_opener.hpp"
 #include "splice_transfer.hpp"
+#include "spliced/http/file_response.hpp"
 #include "spliced/http/path.hpp"
 #include "spliced/http/request_reader.hpp"
 #include "spliced/http/response_head.hpp"
@@ -52,7 +53,9 @@ class connection final : private open_client, private transfer_client {
     void serve_file(const opened_file& file) noexcept;
     void respond_simple(http::status s, std::string_view extra = {}) noexcept;
     void send_head(bool more_follows) noexcept;
+    void send_bytes(std::string_view bytes, bool more_follows) noexcept;
     void on_send(int res, std::uint32_t) noexcept;
+    void send_body() noexcept;
     void transfer_progress(std::uint64_t bytes) noexcept override;
     void transfer_done(transfer_end end) noexcept override;
     void finish_response() noexcept;
@@ -68,15 +71,18 @@ class connection final : private open_client, private transfer_client {
     std::size_t in_length_ = 0;
     http::request_reader reader_;
     http::response_head head_; // the kernel reads from here while send_op_ is in flight
-    std::size_t head_sent_ = 0;
-    bool head_more_ = false; // a body follows the head
+    std::string_view outgoing_;    // what send_op_ is sending (in head_ or response_.pieces)
+    bool outgoing_more_ = false;
+    bool head_more_ = false;       // a body follows the head
+    http::file_response response_; // the body plan of the current response
+    std::size_t part_ = 0;         // index of the range being sent
+    bool piece_sent_ = false;      // multipart: the piece before range part_ is out
     bool keep_alive_ = true;
     unsigned version_ = 11;
     http::method method_ = http::method::get;
     http::normalized_path path_; // of the current request; relative is what gets opened
     bool tried_index_ = false;
     std::optional<unsigned> file_slot_;
-    std::uint64_t body_length_ = 0;
     std::uint64_t request_start_ns_ = 0;
     unsigned status_code_ = 0;
 

@@ -13,6 +13,7 @@
 #include "spliced/uring/slot_allocator.hpp"
 #include "spliced/uring/slot_closer.hpp"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,20 @@ struct worker_state {
     bool draining = false;
 
     void schedule_free(connection& c) { closing.push_back(&c); }
+
+    // A fresh multipart boundary: 20 random hex digits, never found in a part header.
+    std::string new_boundary() {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string out(20, '0');
+        std::uint64_t bits = rng();
+        for (std::size_t i = 0; i < 16; ++i, bits >>= 4)
+            out[i] = hex[bits & 15];
+        bits = rng();
+        for (std::size_t i = 16; i < 20; ++i, bits >>= 4)
+            out[i] = hex[bits & 15];
+        return out;
+    }
+    std::mt19937_64 rng{std::random_device{}()};
 };
 
 } // namespace spliced::server

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,15 @@ struct request_head {
     std::string target;      // as sent, not yet decoded
     unsigned version = 11;   // 10 = HTTP/1.0, 11 = HTTP/1.1 (1.2+ is treated as 1.1)
     bool keep_alive = true;  // after HTTP/1.0 and HTTP/1.1 rules and the Connection field
+
+    // Fields the response depends on; list fields sent more than once are joined with ", "
+    // (RFC 9110 §5.3). A Range field sent twice is dropped (ignored, README "Ranges").
+    std::optional<std::string> range;
+    std::optional<std::string> if_range;
+    std::optional<std::string> if_match;
+    std::optional<std::string> if_none_match;
+    std::optional<std::string> if_modified_since;
+    std::optional<std::string> if_unmodified_since;
 };
 
 class request_reader {

@@ -31,6 +31,7 @@ struct config {
     transfer_mode transfer = transfer_mode::automatic;
     std::uint64_t max_connections = 100000; // per process
     std::size_t max_header_bytes = 8192;
+    unsigned max_ranges = 16; // more ranges than this in one request: the whole file (200)
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds send_timeout{60'000};
