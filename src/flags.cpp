@@ -5,6 +5,7 @@
 #include "spliced/server/server.hpp"
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -133,6 +134,12 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "largest request head; a longer request line gets 414, longer fields 431 (1k-1M)")
         ("max-ranges", po::value<std::string>()->value_name("N")->default_value("16"),
             "most ranges one request may ask for; more, or ranges adding up to more than the file, get the whole file (1-1024)")
+        ("cache-control", po::value<std::string>()->value_name("VALUE"),
+            "Cache-Control value for 200, 206 and 304 file responses (default: none)")
+        ("expires", po::value<std::string>()->value_name("DURATION"),
+            "alternative to --cache-control: Expires now+DURATION and Cache-Control: max-age (0s-3650d)")
+        ("content-disposition", po::value<std::string>()->value_name("off|attachment")->default_value("off"),
+            "'attachment' makes browsers save files instead of displaying them")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
@@ -182,6 +189,24 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
     cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
     cfg.max_ranges = unsigned(integer_in("max-ranges", get("max-ranges"), 1, 1024));
+    if (vm.count("cache-control")) {
+        cfg.cache_control = get("cache-control");
+        if (cfg.cache_control.empty() ||
+            std::any_of(cfg.cache_control.begin(), cfg.cache_control.end(),
+                        [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+            refuse("cache-control", "a header value without control characters",
+                   cfg.cache_control);
+    }
+    if (vm.count("expires")) {
+        if (vm.count("cache-control"))
+            refuse("expires", "either --expires or --cache-control, not both", get("expires"));
+        cfg.expires = std::chrono::duration_cast<std::chrono::seconds>(
+            duration_in("expires", get("expires"), milliseconds(0), hour * 24 * 3650));
+    }
+    if (get("content-disposition") == "attachment")
+        cfg.content_disposition_attachment = true;
+    else if (get("content-disposition") != "off")
+        refuse("content-disposition", "off or attachment", get("content-disposition"));
     cfg.index = get("index");
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")

@@ -63,6 +63,26 @@ void lay_out_multipart(file_response& r, const file_facts& file, std::string_vie
 
 } // namespace
 
+std::string content_disposition_attachment(std::string_view path) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    auto name = path.substr(path.rfind('/') + 1);
+    std::string out = "Content-Disposition: attachment; filename*=UTF-8''";
+    for (unsigned char c : name) {
+        // RFC 8187 §3.2.1 attr-char
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     std::string_view("!#$&+-.^_`|~").find(char(c)) != std::string_view::npos;
+        if (plain) {
+            out.push_back(char(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    out.append("\r\n");
+    return out;
+}
+
 file_response plan_file_response(const request_head& req, const file_facts& file,
                                  unsigned max_ranges, std::string_view boundary) {
     file_response r;

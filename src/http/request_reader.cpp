@@ -3,10 +3,12 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/core/string.hpp>
 #include <optional>
 
 namespace spliced::http {
 
+namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 
 struct request_reader::parser_state {
@@ -57,6 +59,52 @@ std::optional<std::string> field_value(const beast_http::fields& f, beast_http::
     return value;
 }
 
+// What Beast tolerates and spliced does not (README "Hostile input"): a bare LF as a line end and
+// obs-fold continuation lines. Both have been used to make a proxy and an origin disagree about
+// where a header ends.
+bool has_loose_framing(std::string_view head) noexcept {
+    for (std::size_t i = head.find('\n'); i != std::string_view::npos; i = head.find('\n', i + 1)) {
+        if (i == 0 || head[i - 1] != '\r')
+            return true;
+        if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t'))
+            return true;
+    }
+    return false;
+}
+
+bool all_digits(std::string_view v) noexcept {
+    return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// Content-Length and Transfer-Encoding, strictly: one Content-Length of digits only, never both
+// fields, and only codings spliced implements (none: a chunked body is refused like any body).
+status framing_status(const beast_http::fields& f) noexcept {
+    auto lengths = f.count(beast_http::field::content_length);
+    auto encodings = f.equal_range(beast_http::field::transfer_encoding);
+    if (encodings.first != encodings.second) {
+        if (lengths > 0)
+            return status::bad_request;
+        for (auto it = encodings.first; it != encodings.second; ++it) {
+            std::string_view list = it->value();
+            while (!list.empty()) {
+                auto comma = list.find(',');
+                auto coding = list.substr(0, comma);
+                while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+                    coding.remove_prefix(1);
+                while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+                    coding.remove_suffix(1);
+                if (!coding.empty() && !beast::iequals(coding, "chunked"))
+                    return status::not_implemented;
+                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            }
+        }
+        return status::bad_request;
+    }
+    if (lengths > 1 || (lengths == 1 && !all_digits(f[beast_http::field::content_length])))
+        return status::bad_request;
+    return status::ok;
+}
+
 bool has_single_host(const beast_http::request_parser<beast_http::empty_body>& p) {
     auto hosts = p.get().equal_range(beast_http::field::host);
     return std::distance(hosts.first, hosts.second) == 1;
@@ -86,12 +134,15 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     boost::system::error_code ec;
     try {
         if (parsed_ == 0) {
-            auto eol = input.find("\r\n");
-            if (eol == std::string_view::npos) {
+            auto lf = input.find('\n');
+            if (lf == std::string_view::npos) {
                 if (input.size() > max_header_bytes_)
                     return {state::error, 0, status::uri_too_long};
                 return {state::need_more, 0, {}};
             }
+            if (lf == 0 || input[lf - 1] != '\r')
+                return {state::error, 0, status::bad_request}; // a bare LF ends no line here
+            const auto eol = lf - 1;
             auto check = check_version(input.substr(0, eol));
             if (check == version_check::unsupported)
                 return {state::error, 0, status::version_not_supported};
@@ -126,6 +177,10 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     const std::size_t used = parsed_;
     const auto& req = p.get();
     unsigned version = req.version();
+    if (has_loose_framing(input.substr(0, used)))
+        return {state::error, used, status::bad_request};
+    if (auto framing = framing_status(req); framing != status::ok)
+        return {state::error, used, framing};
     // A request body is refused, never read: it could otherwise be taken as the next request.
     if (!p.is_done() || p.chunked() || (p.content_length() && *p.content_length() != 0))
         return {state::error, used, status::bad_request};
@@ -142,6 +197,9 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
         break;
     case beast_http::verb::head:
         head_.method = method::head;
+        break;
+    case beast_http::verb::options:
+        head_.method = method::options;
         break;
     default:
         head_.method = method::other;

@@ -8,6 +8,8 @@ std::string_view reason_phrase(status s) noexcept {
     switch (s) {
     case status::ok:
         return "OK";
+    case status::no_content:
+        return "No Content";
     case status::partial_content:
         return "Partial Content";
     case status::moved_permanently:

@@ -121,6 +121,14 @@ void connection::parse() noexcept {
 
 void connection::handle_request() noexcept {
     disarm(timer_hook_);
+    if (method_ == http::method::options) {
+        status_code_ = http::code(http::status::no_content);
+        head_.start(http::status::no_content, http::view(w_.date));
+        head_.field("Allow", "GET, HEAD");
+        head_.finish(keep_alive_, version_);
+        send_head(false);
+        return;
+    }
     if (method_ == http::method::other) {
         respond_simple(http::status::method_not_allowed, "Allow: GET, HEAD\r\n");
         return;
@@ -198,7 +206,11 @@ void connection::serve_file(const opened_file& file) noexcept {
         return;
     }
     status_code_ = http::code(response_.code);
-    http::write_file_head(head_, response_, facts, http::view(w_.date), keep_alive_, version_);
+    std::string extra = w_.cache_headers;
+    if (w_.cfg.content_disposition_attachment && response_.code != http::status::not_modified)
+        extra += http::content_disposition_attachment(path_.relative);
+    http::write_file_head(head_, response_, facts, http::view(w_.date), keep_alive_, version_,
+                          extra);
     send_head(method_ == http::method::get && !response_.ranges.empty());
 }
 

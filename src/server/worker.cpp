@@ -21,6 +21,20 @@ worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, 
       idle_deadlines(c.idle_timeout), send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))) {}
 
+// Cache-Control and Expires lines for file responses at wall time `now` (nginx's `expires` sets
+// both, so that HTTP/1.0 caches and HTTP/1.1 caches agree).
+std::string cache_headers(const config& cfg, std::int64_t now) {
+    std::string out;
+    if (cfg.expires) {
+        auto seconds = cfg.expires->count();
+        out = "Expires: " + std::string(http::view(http::format_http_date(now + seconds))) +
+              "\r\nCache-Control: max-age=" + std::to_string(seconds) + "\r\n";
+    } else if (!cfg.cache_control.empty()) {
+        out = "Cache-Control: " + cfg.cache_control + "\r\n";
+    }
+    return out;
+}
+
 // The worker thread's event loop and everything only it touches.
 class worker::loop {
   public:
@@ -127,6 +141,7 @@ void worker::loop::tick() noexcept {
     if (second != state_.date_second) {
         state_.date_second = second;
         state_.date = http::format_http_date(second);
+        state_.cache_headers = cache_headers(state_.cfg, second);
     }
 }
 

@@ -37,6 +37,7 @@ struct worker_state {
     std::uint64_t now_ns = 0;      // monotonic time of this loop turn
     std::int64_t date_second = -1; // the second `date` was formatted for
     http::http_date date{};
+    std::string cache_headers; // ready-made Cache-Control/Expires lines for file responses
 
     connection_deadlines header_deadlines; // reading a request head
     connection_deadlines idle_deadlines;   // keep-alive, waiting for the next request

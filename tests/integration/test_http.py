@@ -88,7 +88,7 @@ class Serving(ServerTest):
         status, headers, body = self.server.get("/missing")
         self.assertEqual((status, body), (404, b"404 Not Found\n"))
         self.assertEqual(self.server.get("/small.txt/x")[0], 404)  # ENOTDIR
-        for method in ("POST", "PUT", "DELETE", "OPTIONS", "BREW"):
+        for method in ("POST", "PUT", "DELETE", "PATCH", "BREW"):
             status, headers, _ = self.server.get("/small.txt", method=method)
             self.assertEqual(status, 405, method)
             self.assertEqual(headers["allow"], "GET, HEAD")

@@ -22,7 +22,8 @@ class Flags(unittest.TestCase):
         for flag in ["--root", "--listen", "--threads", "--queue-depth", "--cq-depth", "--sqpoll",
                      "--registered-files", "--pipe-size", "--transfer", "--metrics-listen",
                      "--max-connections", "--header-timeout", "--idle-timeout", "--send-timeout",
-                     "--drain-timeout", "--max-header-bytes", "--index", "--version"]:
+                     "--drain-timeout", "--max-header-bytes", "--index", "--version", "--max-ranges",
+                     "--cache-control", "--expires", "--content-disposition"]:
             self.assertIn(flag, r.stdout)
         self.assertIn("(=4096)", r.stdout)
         self.assertIn("(=10s)", r.stdout)
@@ -43,6 +44,10 @@ class Flags(unittest.TestCase):
             (["--transfer", "teleport"], "--transfer", "auto or splice"),
             (["--pipe-size", "1"], "--pipe-size", "4096"),
             (["--index", "a/b"], "--index", "without '/'"),
+            (["--max-ranges", "0"], "--max-ranges", "1 to 1024"),
+            (["--expires", "1h", "--cache-control", "public"], "--expires", "not both"),
+            (["--cache-control", "a\x01b"], "--cache-control", "without control characters"),
+            (["--content-disposition", "maybe"], "--content-disposition", "off or attachment"),
             (["--no-such-flag"], "no-such-flag", ""),
         ]
         for args, flag, accepted in cases:

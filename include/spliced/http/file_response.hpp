@@ -32,6 +32,10 @@ struct file_response {
     std::uint64_t content_length = 0;
 };
 
+// "Content-Disposition: attachment; filename*=UTF-8''<name>\r\n" for the last segment of `path`,
+// percent-encoded per RFC 8187 so that any byte of a file name is safe in the header.
+std::string content_disposition_attachment(std::string_view path);
+
 // `boundary` is used only if the answer is multipart; pass a fresh random token each time.
 file_response plan_file_response(const request_head& req, const file_facts& file,
                                  unsigned max_ranges, std::string_view boundary);

@@ -13,7 +13,7 @@
 
 namespace spliced::http {
 
-enum class method : unsigned char { get, head, other };
+enum class method : unsigned char { get, head, options, other };
 
 struct request_head {
     http::method method = method::other;

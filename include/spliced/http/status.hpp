@@ -7,6 +7,7 @@ namespace spliced::http {
 
 enum class status : unsigned short {
     ok = 200,
+    no_content = 204,
     partial_content = 206,
     moved_permanently = 301,
     not_modified = 304,

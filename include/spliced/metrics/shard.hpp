@@ -66,8 +66,8 @@ enum class method_label : std::uint8_t { get, head, other };
 inline constexpr std::size_t method_count = 3;
 
 // The status codes spliced can send, for requests_total{code}; anything else counts as "other".
-inline constexpr std::array<unsigned short, 18> known_codes = {
-    200, 206, 301, 304, 400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505, 0,
+inline constexpr std::array<unsigned short, 19> known_codes = {
+    200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505, 0,
 };
 std::size_t code_index(unsigned code) noexcept;
 

@@ -37,6 +37,9 @@ struct config {
     std::chrono::milliseconds send_timeout{60'000};
     std::chrono::milliseconds drain_timeout{30'000};
     std::string index = "index.html";
+    std::string cache_control;                       // empty: no Cache-Control on files
+    std::optional<std::chrono::seconds> expires;     // Expires + Cache-Control: max-age
+    bool content_disposition_attachment = false;     // Content-Disposition: attachment
 };
 
 } // namespace spliced::server

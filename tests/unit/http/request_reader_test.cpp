@@ -131,3 +131,53 @@ TEST_CASE("an unknown method is parsed so the server can answer 405") {
     CHECK(reader.head().method == method::other);
     CHECK(reader.head().method_text == "BREW");
 }
+
+TEST_CASE("smuggling and framing: each malformed head is one error response") {
+    struct row {
+        std::string wire;
+        status want;
+    };
+    const std::string h = "GET / HTTP/1.1\r\nHost: x\r\n";
+    const row rows[] = {
+        {h + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", status::bad_request},
+        {h + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", status::bad_request},
+        {h + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n", status::bad_request},
+        {h + "Content-Length: 0\r\nContent-Length: 5\r\n\r\n", status::bad_request},
+        {h + "Content-Length: -1\r\n\r\n", status::bad_request},
+        {h + "Content-Length: 1x\r\n\r\n", status::bad_request},
+        {h + "Content-Length: 0, 0\r\n\r\n", status::bad_request},
+        {h + "Content-Length: 99999999999999999999999\r\n\r\n", status::bad_request},
+        {h + "Transfer-Encoding: gzip\r\n\r\n", status::not_implemented},
+        {h + "Transfer-Encoding: identity\r\n\r\n", status::not_implemented},
+        {h + "Transfer-Encoding: gzip, chunked\r\n\r\n", status::not_implemented},
+        {h + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status::bad_request},
+        {h + "X: a\r\n  folded\r\n\r\n", status::bad_request},           // obs-fold
+        {h + "X: a\rb\r\n\r\n", status::bad_request},                      // bare CR
+        {h + std::string("X: a\0b\r\n\r\n", 10), status::bad_request},     // NUL
+        {h + "X: a\x01b\r\n\r\n", status::bad_request},                    // control char
+        {h + "X : a\r\n\r\n", status::bad_request},                         // space before colon
+        {h + "X\t: a\r\n\r\n", status::bad_request},
+        {"GET / HTTP/1.1\nHost: x\n\n", status::bad_request},                 // bare LF
+        {"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", status::bad_request},
+        {"GET / HTTP/1.1 \r\nHost: x\r\n\r\n", status::bad_request},
+        {"GET /\r\n", status::bad_request},                                     // HTTP/0.9
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.wire);
+        request_reader reader(8192);
+        auto o = reader.feed(r.wire);
+        CHECK(o.result == state::error);
+        CHECK(o.error == r.want);
+    }
+}
+
+TEST_CASE("20,000 tiny headers are refused as soon as the limit is passed") {
+    std::string wire = "GET / HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 20000; ++i)
+        wire += "a: b\r\n";
+    wire += "\r\n";
+    request_reader reader(8192);
+    auto o = reader.feed(wire);
+    REQUIRE(o.result == state::error);
+    CHECK(o.error == status::header_fields_too_large);
+}
