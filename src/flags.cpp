@@ -140,6 +140,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "alternative to --cache-control: Expires now+DURATION and Cache-Control: max-age (0s-3650d)")
         ("content-disposition", po::value<std::string>()->value_name("off|attachment")->default_value("off"),
             "'attachment' makes browsers save files instead of displaying them")
+        ("access-log", po::value<std::string>()->value_name("PATH|-|off")->default_value("off"),
+            "one line per request (nginx combined format + time, range, completion); '-' is stdout")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
@@ -207,6 +209,9 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         cfg.content_disposition_attachment = true;
     else if (get("content-disposition") != "off")
         refuse("content-disposition", "off or attachment", get("content-disposition"));
+    cfg.access_log = get("access-log");
+    if (cfg.access_log.empty())
+        refuse("access-log", "a path, - or off", cfg.access_log);
     cfg.index = get("index");
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,20 @@
 namespace spliced::server {
 
 namespace {
+
+// "203.0.113.7" or "2001:db8::1": the client's address for the access log.
+std::string peer_address(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        return "-";
+    char text[INET6_ADDRSTRLEN] = "-";
+    if (addr.ss_family == AF_INET)
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+    else if (addr.ss_family == AF_INET6)
+        ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+    return text;
+}
 
 // Receive buffer a connection starts with: room for a typical request head. Idle keep-alive
 // connections are the bulk of a busy origin's connections; this is most of what each one costs.
@@ -48,6 +64,8 @@ bool connection::busy() const noexcept {
 }
 
 void connection::start() noexcept {
+    if (w_.log.enabled())
+        peer_ = peer_address(fd_);
     w_.header_deadlines.arm(*this, w_.now_ns);
     receive();
 }
@@ -96,6 +114,7 @@ void connection::parse() noexcept {
         return;
     case http::request_reader::state::error:
         // The byte stream cannot be trusted past a bad head: answer, then close.
+        begin_request(false);
         in_length_ = 0;
         keep_alive_ = false;
         version_ = 11;
@@ -109,6 +128,7 @@ void connection::parse() noexcept {
     // Pipelined bytes after this request stay in the buffer for the next one.
     std::memmove(in_.get(), in_.get() + outcome.consumed, in_length_ - outcome.consumed);
     in_length_ -= outcome.consumed;
+    begin_request(true);
     const auto& head = reader_.head();
     method_ = head.method;
     version_ = head.version;
@@ -220,8 +240,11 @@ void connection::respond_simple(http::status s, std::string_view extra) noexcept
         keep_alive_ = false; // whoever sent a malformed request gets no second try on this stream
     if (s == http::status::service_unavailable)
         extra = "Retry-After: 1\r\n";
+    const bool with_body = method_ != http::method::head;
     http::write_simple_response(head_, s, http::view(w_.date), keep_alive_, version_, extra,
-                                method_ != http::method::head);
+                                with_body);
+    if (with_body) // the short text body rides with the head: "404 Not Found\n"
+        body_sent_ = 3 + 1 + http::reason_phrase(s).size() + 1;
     send_head(false);
 }
 
@@ -250,6 +273,8 @@ void connection::on_send(int res, std::uint32_t) noexcept {
     }
     auto sent = static_cast<std::size_t>(res);
     w_.shard.sent_bytes[std::size_t(metrics::tier::head)].add(sent);
+    if (state_ == state::sending_body)
+        body_sent_ += sent; // multipart pieces are body bytes
     if (sent < outgoing_.size()) {
         send_bytes(outgoing_.substr(sent), outgoing_more_);
         return;
@@ -289,6 +314,7 @@ void connection::send_body() noexcept {
 
 void connection::transfer_progress(std::uint64_t bytes) noexcept {
     w_.shard.sent_bytes[std::size_t(metrics::tier::splice)].add(bytes);
+    body_sent_ += bytes;
     w_.send_deadlines.arm(*this, w_.now_ns);
 }
 
@@ -306,6 +332,7 @@ void connection::transfer_done(transfer_end end) noexcept {
     // Headers are out: the only honest way to end a body that cannot be completed is to close
     // (never pad, DESIGN.md §10).
     w_.shard.count_request(label_of(method_), status_code_);
+    log_request(false);
     release_file();
     close_now();
 }
@@ -314,6 +341,7 @@ void connection::transfer_done(transfer_end end) noexcept {
 
 void connection::finish_response() noexcept {
     w_.shard.count_request(label_of(method_), status_code_);
+    log_request(true);
     w_.shard.request_duration.observe_ns(w_.now_ns - request_start_ns_);
     release_file();
     if (!keep_alive_ || w_.draining) {
@@ -329,6 +357,45 @@ void connection::finish_response() noexcept {
     }
     w_.idle_deadlines.arm(*this, w_.now_ns);
     receive();
+}
+
+void connection::begin_request(bool parsed) noexcept {
+    head_parsed_ = parsed;
+    body_sent_ = 0;
+    response_ = {};
+}
+
+void connection::log_request(bool completed) noexcept {
+    if (!w_.log.enabled())
+        return;
+    const auto& head = reader_.head();
+    std::string ranges;
+    if (response_.code == http::status::partial_content) {
+        for (const auto& r : response_.ranges) {
+            if (!ranges.empty())
+                ranges.push_back(',');
+            ranges += std::to_string(r.first) + "-" + std::to_string(r.last);
+        }
+    }
+    access_entry e;
+    e.remote_addr = peer_;
+    e.method = head_parsed_ ? std::string_view(head.method_text) : std::string_view("-");
+    e.target = head_parsed_ ? std::string_view(head.target) : std::string_view("-");
+    e.version = version_;
+    e.status = status_code_;
+    e.body_bytes = body_sent_;
+    if (head_parsed_) {
+        e.referer = head.referer;
+        e.user_agent = head.user_agent;
+    }
+    e.seconds = double(w_.now_ns - request_start_ns_) / 1e9;
+    e.range = ranges;
+    e.completed = completed;
+    try {
+        w_.log.record(e, w_.time_local);
+    } catch (...) {
+        // Out of memory for a log line: the request itself is unaffected.
+    }
 }
 
 void connection::release_file() noexcept {

@@ -60,6 +60,8 @@ class connection final : private open_client, private transfer_client {
     void transfer_done(transfer_end end) noexcept override;
     void finish_response() noexcept;
     void release_file() noexcept;
+    void begin_request(bool parsed) noexcept;
+    void log_request(bool completed) noexcept;
     void linger() noexcept;
     void close_now() noexcept;
 
@@ -85,6 +87,9 @@ class connection final : private open_client, private transfer_client {
     std::optional<unsigned> file_slot_;
     std::uint64_t request_start_ns_ = 0;
     unsigned status_code_ = 0;
+    std::uint64_t body_sent_ = 0; // body bytes the kernel took for the current response
+    bool head_parsed_ = false;    // reader_.head() describes the current request
+    std::string peer_;            // client address, when the access log is on
 
     file_opener opener_;
     splice_transfer transfer_;

@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <system_error>
 #include <vector>
 
@@ -46,6 +48,16 @@ int run(const config& cfg) {
     auto root = fs::open_root(cfg.root);
     if (!root)
         throw std::system_error(root.error(), "--root " + cfg.root);
+
+    unique_fd access_log_fd;
+    if (cfg.access_log == "-") {
+        access_log_fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+    } else if (cfg.access_log != "off") {
+        access_log_fd.reset(::open(cfg.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                                   0644));
+        if (!access_log_fd)
+            throw std::system_error(errno, std::generic_category(), "--access-log " + cfg.access_log);
+    }
 
     std::vector<bound_listeners> listeners;
     for (const auto& where : cfg.listen)
@@ -84,8 +96,8 @@ int run(const config& cfg) {
             std::vector<unique_fd> mine;
             for (auto& l : listeners)
                 mine.push_back(std::move(l.per_worker[i]));
-            workers.push_back(
-                std::make_unique<worker>(cfg, root->get(), std::move(mine), per_worker));
+            workers.push_back(std::make_unique<worker>(cfg, root->get(), access_log_fd.get(),
+                                                       std::move(mine), per_worker));
             if (auto started = workers.back()->start(); !started)
                 throw std::system_error(started.error(),
                                         "io_uring setup (worker " + std::to_string(i) + ")");

@@ -13,13 +13,15 @@
 
 namespace spliced::server {
 
-worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root) noexcept
+worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root,
+                           int log_fd) noexcept
     : cfg(c), ring(std::move(r)), slots(ring.registered_files()), closer(ring, slots),
       pipes(ring, slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
             std::min(c.max_pipes, ring.registered_files() / 4)),
       broker(pipes), shard(s), root_fd(root), header_deadlines(c.header_timeout),
       idle_deadlines(c.idle_timeout), send_deadlines(c.send_timeout),
-      linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))) {}
+      linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
+      log(ring, log_fd) {}
 
 // Cache-Control and Expires lines for file responses at wall time `now` (nginx's `expires` sets
 // both, so that HTTP/1.0 caches and HTTP/1.1 caches agree).
@@ -39,7 +41,8 @@ std::string cache_headers(const config& cfg, std::int64_t now) {
 class worker::loop {
   public:
     loop(worker& owner, uring::ring&& r)
-        : owner_(owner), state_(owner.cfg_, std::move(r), owner.shard_, owner.root_fd_),
+        : owner_(owner),
+          state_(owner.cfg_, std::move(r), owner.shard_, owner.root_fd_, owner.log_fd_),
           max_connections_(owner.max_connections_) {
         state_.ring.set_observer(&loop::observe, &owner.shard_);
         for (auto& l : owner.listeners_)
@@ -126,6 +129,7 @@ void worker::loop::run() noexcept {
         } else {
             arm_accepts();
         }
+        state_.log.flush();
         auto& stats = state_.ring.stats();
         owner_.shard_.sqes_submitted.mirror(stats.sqes_submitted);
         owner_.shard_.submit_calls.mirror(stats.submit_calls);
@@ -142,6 +146,8 @@ void worker::loop::tick() noexcept {
         state_.date_second = second;
         state_.date = http::format_http_date(second);
         state_.cache_headers = cache_headers(state_.cfg, second);
+        if (state_.log.enabled())
+            state_.time_local = access_log::format_time(second);
     }
 }
 
@@ -244,6 +250,10 @@ void worker::loop::free_closed() noexcept {
 }
 
 void worker::loop::cancel_everything() noexcept {
+    // The last lines of the access log go out first: a cancel could cut their write short.
+    state_.log.flush();
+    for (int turns = 0; state_.log.busy() && turns < 500; ++turns)
+        state_.ring.run_once(std::chrono::milliseconds(10));
     // Leave no operation referring to this loop's memory: cancel, then reap until none is left.
     io_uring_prep_cancel(&cancel_all_op_.sqe(), nullptr, IORING_ASYNC_CANCEL_ANY);
     stopping_ = true;
@@ -255,9 +265,9 @@ void worker::loop::cancel_everything() noexcept {
 
 // ---- worker --------------------------------------------------------------------------------
 
-worker::worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
-               std::uint64_t max_connections)
-    : cfg_(cfg), root_fd_(root_fd), listeners_(std::move(listeners)),
+worker::worker(const config& cfg, int root_fd, int access_log_fd,
+               std::vector<unique_fd> listeners, std::uint64_t max_connections)
+    : cfg_(cfg), root_fd_(root_fd), log_fd_(access_log_fd), listeners_(std::move(listeners)),
       max_connections_(max_connections), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 worker::~worker() {

@@ -2,6 +2,7 @@
 // What one worker's connections share: its ring, its descriptor tables and pools, its metric
 // shard, its clocks and timers. Single-threaded: only the worker's thread touches it.
 
+#include "access_log.hpp"
 #include "connection.hpp"
 #include "splice_transfer.hpp"
 #include "spliced/http/date.hpp"
@@ -23,7 +24,7 @@ using connection_deadlines =
     deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
 
 struct worker_state {
-    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root) noexcept;
+    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root, int log_fd) noexcept;
 
     const config& cfg;
     uring::ring ring;
@@ -38,11 +39,13 @@ struct worker_state {
     std::int64_t date_second = -1; // the second `date` was formatted for
     http::http_date date{};
     std::string cache_headers; // ready-made Cache-Control/Expires lines for file responses
+    std::string time_local;    // "[dd/Mon/yyyy:hh:mm:ss +0000]" for the access log
 
     connection_deadlines header_deadlines; // reading a request head
     connection_deadlines idle_deadlines;   // keep-alive, waiting for the next request
     connection_deadlines send_deadlines;   // waiting for the client to take bytes
     connection_deadlines linger_deadlines; // after a closing response, reading what is left
+    access_log log;
 
     std::vector<connection*> closing; // aborted, freed once no op is in flight
     bool draining = false;

@@ -30,6 +30,8 @@ struct request_head {
     std::optional<std::string> if_none_match;
     std::optional<std::string> if_modified_since;
     std::optional<std::string> if_unmodified_since;
+    std::string referer;    // for the access log; empty if absent
+    std::string user_agent;
 };
 
 class request_reader {

@@ -40,6 +40,7 @@ struct config {
     std::string cache_control;                       // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires;     // Expires + Cache-Control: max-age
     bool content_disposition_attachment = false;     // Content-Disposition: attachment
+    std::string access_log = "off";                  // a path, "-" for stdout, or "off"
 };
 
 } // namespace spliced::server

@@ -18,7 +18,8 @@ namespace spliced::server {
 
 class worker {
   public:
-    worker(const config& cfg, int root_fd, std::vector<unique_fd> listeners,
+    // `access_log_fd` is shared by every worker and outlives them; -1: no access log.
+    worker(const config& cfg, int root_fd, int access_log_fd, std::vector<unique_fd> listeners,
            std::uint64_t max_connections);
     ~worker();
     worker(const worker&) = delete;
@@ -42,6 +43,7 @@ class worker {
 
     const config& cfg_;
     int root_fd_;
+    int log_fd_;
     std::vector<unique_fd> listeners_;
     std::uint64_t max_connections_;
     unique_fd wake_fd_; // eventfd the ring reads: a write means "look at the flags"

@@ -18,10 +18,11 @@ enum class op_kind : std::uint8_t {
     statx,
     close,
     poll,
+    write,
     files_update,
     cancel,
 };
-inline constexpr std::size_t op_kind_count = 11;
+inline constexpr std::size_t op_kind_count = 12;
 
 class ring;
 

@@ -1,0 +1,86 @@
+"""The access log: nginx's combined format plus request time, range and completion, one line per
+request, written through the ring."""
+import os
+import re
+import signal
+import socket
+import struct
+import time
+
+from harness import ServerTest, main, paused_download
+
+COMBINED = re.compile(
+    r'^(?P<addr>\S+) - - \[(?P<time>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] '
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+) "(?P<referer>[^"]*)" "(?P<agent>[^"]*)" '
+    r'(?P<seconds>\d+\.\d{3}) "(?P<range>[^"]*)" (?P<completion>complete|aborted)$')
+
+
+class AccessLog(ServerTest):
+    threads = 1  # one writer: lines in request order
+    def setUp(self):
+        self.log_path = os.path.join("/tmp", "spliced-access-%d-%d.log" % (os.getpid(), time.time_ns()))
+        self.server_args = ("--access-log", self.log_path)
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        if os.path.exists(self.log_path):
+            os.unlink(self.log_path)
+
+    def populate(self, root):
+        self.write("a.txt", b"0123456789")
+        self.write("big.bin", b"z" * (32 << 20))
+
+    def lines(self):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            with open(self.log_path) as f:
+                text = f.read()
+            if text.endswith("\n") and text.count("\n") >= self.expected:
+                break
+            time.sleep(0.05)
+        return [COMBINED.match(line) for line in text.splitlines()]
+
+    def test_lines_are_combined_format_plus_fields(self):
+        self.server.get("/a.txt", headers={"User-Agent": 'evil "agent" \xe9', "Referer": "http://r/"})
+        self.server.get("/a.txt", headers={"Range": "bytes=0-1,4-5"})
+        self.server.get("/missing")
+        s = self.server.connect()
+        s.sendall(b"BAD\r\n\r\n")
+        s.recv(100)
+        s.close()
+        self.expected = 4
+        lines = self.lines()
+        self.assertEqual(len(lines), 4)
+        self.assertTrue(all(lines), "every line matches the combined format")
+        first, multi, missing, bad = lines
+        self.assertEqual((first["addr"], first["request"], first["status"], first["bytes"]),
+                         ("127.0.0.1", "GET /a.txt HTTP/1.1", "200", "10"))
+        self.assertEqual(first["referer"], "http://r/")
+        self.assertEqual(first["agent"], "evil \\x22agent\\x22 \\xE9")  # escaped, one line
+        self.assertEqual((multi["status"], multi["range"], multi["completion"]), ("206", "0-1,4-5", "complete"))
+        self.assertEqual((missing["status"], missing["bytes"]), ("404", "14"))
+        self.assertEqual((bad["status"], bad["request"]), ("400", "- - HTTP/1.1"))
+
+    def test_aborted_transfer_is_logged_as_aborted(self):
+        s, f, prefix = paused_download(self.server, "/big.bin")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        f.close()  # the file object holds the descriptor open too
+        s.close()  # RST
+        self.expected = 1
+        lines = self.lines()
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["completion"], "aborted")
+        self.assertLess(int(lines[0]["bytes"]), 32 << 20)
+
+    def test_nothing_is_lost_at_shutdown(self):
+        for _ in range(200):
+            self.server.get("/a.txt")
+        code, _ = self.server.stop(signal.SIGTERM)
+        self.assertEqual(code, 0)
+        with open(self.log_path) as f:
+            self.assertEqual(len(f.read().splitlines()), 200)
+
+
+if __name__ == "__main__":
+    main()
