@@ -142,6 +142,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "'attachment' makes browsers save files instead of displaying them")
         ("access-log", po::value<std::string>()->value_name("PATH|-|off")->default_value("off"),
             "one line per request (nginx combined format + time, range, completion); '-' is stdout")
+        ("precompressed", po::value<std::string>()->value_name("LIST"),
+            "serve FILE.br / FILE.gz / FILE.zst instead of FILE when the client accepts it and the sibling is not older, e.g. br,gzip (default: off)")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
@@ -209,6 +211,22 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         cfg.content_disposition_attachment = true;
     else if (get("content-disposition") != "off")
         refuse("content-disposition", "off or attachment", get("content-disposition"));
+    if (vm.count("precompressed")) {
+        std::string_view list = vm["precompressed"].as<std::string>();
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            auto name = list.substr(0, comma);
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            if (name == "br")
+                cfg.precompressed.emplace_back("br", ".br");
+            else if (name == "gzip")
+                cfg.precompressed.emplace_back("gzip", ".gz");
+            else if (name == "zstd")
+                cfg.precompressed.emplace_back("zstd", ".zst");
+            else
+                refuse("precompressed", "a list of br, gzip, zstd", get("precompressed"));
+        }
+    }
     cfg.access_log = get("access-log");
     if (cfg.access_log.empty())
         refuse("access-log", "a path, - or off", cfg.access_log);

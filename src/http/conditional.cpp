@@ -156,6 +156,67 @@ bool etag_list_matches(std::string_view header, std::string_view etag, bool stro
     return matched;
 }
 
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if ((a[i] | 0x20) != (b[i] | 0x20))
+            return false;
+    return true;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+// q-value of one list element "coding;q=0.5" (1 when absent; 0 when malformed, to be safe).
+bool q_is_positive(std::string_view params) noexcept {
+    while (!params.empty()) {
+        auto semi = params.find(';');
+        auto param = trim_ows(params.substr(0, semi));
+        if (param.size() >= 2 && (param[0] | 0x20) == 'q' && param[1] == '=') {
+            auto q = param.substr(2);
+            // "0", "0.", "0.0", "0.00", "0.000" mean zero; anything else starting 0-1 is positive.
+            if (q.empty())
+                return false;
+            if (q[0] == '1')
+                return true;
+            if (q[0] != '0')
+                return false;
+            return q.find_first_not_of("0.", 1) != std::string_view::npos;
+        }
+        params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
+    }
+    return true;
+}
+
+} // namespace
+
+bool accepts_encoding(std::string_view header, std::string_view coding) noexcept {
+    bool listed = false, allowed = false, star = false;
+    while (!header.empty()) {
+        auto comma = header.find(',');
+        auto element = trim_ows(header.substr(0, comma));
+        header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+        auto semi = element.find(';');
+        auto name = trim_ows(element.substr(0, semi));
+        bool positive = q_is_positive(semi == std::string_view::npos ? "" : element.substr(semi + 1));
+        if (iequal(name, coding)) {
+            listed = true;
+            allowed = positive;
+        } else if (name == "*") {
+            star = positive;
+        }
+    }
+    return listed ? allowed : star;
+}
+
 precondition evaluate(const conditions& c, const validators& v) noexcept {
     if (c.if_match) {
         if (!etag_list_matches(*c.if_match, v.etag, /*strong=*/true))

@@ -212,6 +212,7 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     head_.if_none_match = field_value(req, beast_http::field::if_none_match, true);
     head_.if_modified_since = field_value(req, beast_http::field::if_modified_since, false);
     head_.if_unmodified_since = field_value(req, beast_http::field::if_unmodified_since, false);
+    head_.accept_encoding = field_value(req, beast_http::field::accept_encoding, true);
     head_.referer.assign(req[beast_http::field::referer]);
     head_.user_agent.assign(req[beast_http::field::user_agent]);
     head_.target.assign(req.target());

@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include "spliced/fs/file_identity.hpp"
+#include "spliced/http/conditional.hpp"
 #include "spliced/http/mime.hpp"
 #include "spliced/http/path.hpp"
 #include "worker_state.hpp"
@@ -56,6 +57,8 @@ connection::connection(worker_state& w, int socket_fd) noexcept
 
 connection::~connection() {
     release_file();
+    if (original_)
+        w_.closer.close(original_->slot);
     ::close(fd_);
 }
 
@@ -170,6 +173,10 @@ void connection::file_opened(result<opened_file> file) noexcept {
             w_.closer.close(file->slot);
         return;
     }
+    if (original_) {
+        sibling_opened(std::move(file));
+        return;
+    }
     if (!file) {
         int err = file.error().value();
         // A missing index means the directory has nothing to serve: 404, whatever the errno.
@@ -179,6 +186,12 @@ void connection::file_opened(result<opened_file> file) noexcept {
     }
     const auto mode = file->stat.stx_mode;
     if (S_ISREG(mode)) {
+        if (!w_.cfg.precompressed.empty() && reader_.head().accept_encoding) {
+            original_ = *file;
+            next_encoding_ = 0;
+            try_next_sibling();
+            return;
+        }
         serve_file(*file);
         return;
     }
@@ -201,14 +214,55 @@ void connection::file_opened(result<opened_file> file) noexcept {
     opener_.open(path_.relative);
 }
 
+// ---- precompressed siblings ----------------------------------------------------------------
+
+// Opens FILE.br (or the next configured sibling the client accepts); with none left, serves the
+// original. The original stays open meanwhile, so its mtime is the one the sibling is held to.
+void connection::try_next_sibling() noexcept {
+    const auto& accepted = *reader_.head().accept_encoding;
+    const auto& siblings = w_.cfg.precompressed;
+    while (next_encoding_ < siblings.size()) {
+        const auto& [coding, suffix] = siblings[next_encoding_++];
+        if (http::accepts_encoding(accepted, coding)) {
+            opener_.open(path_.relative + suffix);
+            return;
+        }
+    }
+    auto original = *original_;
+    original_.reset();
+    serve_file(original);
+}
+
+void connection::sibling_opened(result<opened_file> sibling) noexcept {
+    const auto& original = original_->stat.stx_mtime;
+    if (sibling && S_ISREG(sibling->stat.stx_mode) &&
+        std::pair(sibling->stat.stx_mtime.tv_sec, sibling->stat.stx_mtime.tv_nsec) >=
+            std::pair(original.tv_sec, original.tv_nsec)) {
+        w_.closer.close(original_->slot);
+        original_.reset();
+        serve_file(*sibling, w_.cfg.precompressed[next_encoding_ - 1].first);
+        return;
+    }
+    if (sibling)
+        w_.closer.close(sibling->slot); // older than the original, or not a regular file
+    try_next_sibling();
+}
+
 // ---- head ----------------------------------------------------------------------------------
 
-void connection::serve_file(const opened_file& file) noexcept {
+void connection::serve_file(const opened_file& file, std::string_view encoding) noexcept {
     file_slot_ = file.slot;
     const auto id = fs::identity_of(file.stat);
-    const auto etag = fs::make_etag(id);
+    // An encoded representation gets its own validator: "<size>-<mtime>-br".
+    std::string etag(fs::make_etag(id).view());
+    if (!encoding.empty()) {
+        etag.pop_back();
+        etag.push_back('-');
+        etag.append(encoding);
+        etag.push_back('"');
+    }
     const auto modified = fs::last_modified(id);
-    const http::file_facts facts{id.size, etag.view(), id.mtime_sec, http::view(modified),
+    const http::file_facts facts{id.size, etag, id.mtime_sec, http::view(modified),
                                  http::mime_type_for(path_.relative)};
     response_ = http::plan_file_response(reader_.head(), facts, w_.cfg.max_ranges,
                                          w_.new_boundary());
@@ -227,6 +281,12 @@ void connection::serve_file(const opened_file& file) noexcept {
     }
     status_code_ = http::code(response_.code);
     std::string extra = w_.cache_headers;
+    if (!w_.cfg.precompressed.empty()) {
+        // Any file may have an encoded sibling: caches must key on Accept-Encoding.
+        extra += "Vary: Accept-Encoding\r\n";
+        if (!encoding.empty() && response_.code != http::status::not_modified)
+            extra.append("Content-Encoding: ").append(encoding).append("\r\n");
+    }
     if (w_.cfg.content_disposition_attachment && response_.code != http::status::not_modified)
         extra += http::content_disposition_attachment(path_.relative);
     http::write_file_head(head_, response_, facts, http::view(w_.date), keep_alive_, version_,
@@ -433,6 +493,10 @@ void connection::close_now() noexcept {
     transfer_.abandon();
     if (!transfer_.busy())
         release_file();
+    if (original_) { // no operation refers to it: only the sibling's open can be in flight
+        w_.closer.close(original_->slot);
+        original_.reset();
+    }
     // Every operation on the socket ends promptly once it is shut down; the worker frees this
     // connection when the last of their CQEs has arrived.
     ::shutdown(fd_, SHUT_RDWR);

@@ -50,7 +50,9 @@ class connection final : private open_client, private transfer_client {
     void parse() noexcept;
     void handle_request() noexcept;
     void file_opened(result<opened_file> file) noexcept override;
-    void serve_file(const opened_file& file) noexcept;
+    void try_next_sibling() noexcept;
+    void sibling_opened(result<opened_file> sibling) noexcept;
+    void serve_file(const opened_file& file, std::string_view encoding = {}) noexcept;
     void respond_simple(http::status s, std::string_view extra = {}) noexcept;
     void send_head(bool more_follows) noexcept;
     void send_bytes(std::string_view bytes, bool more_follows) noexcept;
@@ -84,6 +86,8 @@ class connection final : private open_client, private transfer_client {
     http::method method_ = http::method::get;
     http::normalized_path path_; // of the current request; relative is what gets opened
     bool tried_index_ = false;
+    std::optional<opened_file> original_; // held open while its precompressed siblings are tried
+    std::size_t next_encoding_ = 0;       // next entry of cfg.precompressed to try
     std::optional<unsigned> file_slot_;
     std::uint64_t request_start_ns_ = 0;
     unsigned status_code_ = 0;

@@ -48,6 +48,7 @@ class Flags(unittest.TestCase):
             (["--expires", "1h", "--cache-control", "public"], "--expires", "not both"),
             (["--cache-control", "a\x01b"], "--cache-control", "without control characters"),
             (["--content-disposition", "maybe"], "--content-disposition", "off or attachment"),
+            (["--precompressed", "br,lzma"], "--precompressed", "br, gzip, zstd"),
             (["--no-such-flag"], "no-such-flag", ""),
         ]
         for args, flag, accepted in cases:

@@ -17,6 +17,10 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) noexcept;
 // ignores "W/". A malformed list matches nothing.
 bool etag_list_matches(std::string_view header, std::string_view etag, bool strong) noexcept;
 
+// Does Accept-Encoding `header` allow `coding` (RFC 9110 §12.5.3)? Listed with q > 0, or covered
+// by "*" with q > 0 and not listed with q=0. Codings compare case-insensitively.
+bool accepts_encoding(std::string_view header, std::string_view coding) noexcept;
+
 struct validators {
     std::string_view etag;          // strong, quoted
     std::int64_t last_modified = 0; // seconds

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spliced::server {
@@ -40,7 +41,9 @@ struct config {
     std::string cache_control;                       // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires;     // Expires + Cache-Control: max-age
     bool content_disposition_attachment = false;     // Content-Disposition: attachment
-    std::string access_log = "off";                  // a path, "-" for stdout, or "off"
+    std::string access_log = "off";
+    // Precompressed siblings to prefer, in order: {"br", ".br"}, {"gzip", ".gz"}, {"zstd", ".zst"}.
+    std::vector<std::pair<std::string, std::string>> precompressed;                  // a path, "-" for stdout, or "off"
 };
 
 } // namespace spliced::server

@@ -118,3 +118,33 @@ TEST_CASE("if_range_allows: exact strong ETag or exact Last-Modified only") {
     CHECK_FALSE(if_range_allows("garbage", file));
     CHECK_FALSE(if_range_allows("", file));
 }
+
+TEST_CASE("accepts_encoding: RFC 9110 §12.5.3") {
+    struct row {
+        const char* header;
+        const char* coding;
+        bool want;
+    };
+    const row rows[] = {
+        {"gzip, br", "br", true},
+        {"gzip", "br", false},
+        {"BR", "br", true},
+        {"br;q=0", "br", false},
+        {"br;q=0.000", "br", false},
+        {"br;q=0.001", "br", true},
+        {"br; q=1", "br", true},
+        {"*", "br", true},
+        {"*;q=0", "br", false},
+        {"*, br;q=0", "br", false},
+        {"br;q=0, *", "br", false},
+        {"gzip;q=0.5, *;q=0", "br", false},
+        {"", "br", false},
+        {"identity", "gzip", false},
+        {"br;q=x", "br", false}, // malformed q: not accepted
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.header);
+        CAPTURE(r.coding);
+        CHECK(accepts_encoding(r.header, r.coding) == r.want);
+    }
+}
