@@ -4,8 +4,8 @@
 #include "spliced/core/size.hpp"
 #include "spliced/server/server.hpp"
 
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -198,8 +198,7 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         if (cfg.cache_control.empty() ||
             std::any_of(cfg.cache_control.begin(), cfg.cache_control.end(),
                         [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
-            refuse("cache-control", "a header value without control characters",
-                   cfg.cache_control);
+            refuse("cache-control", "a header value without control characters", cfg.cache_control);
     }
     if (vm.count("expires")) {
         if (vm.count("cache-control"))

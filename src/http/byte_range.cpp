@@ -1,5 +1,7 @@
 #include "spliced/http/byte_range.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <optional>
@@ -12,21 +14,11 @@ constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
 
 // One range-spec as written, before it meets the file's size.
 struct spec {
-    bool suffix = false;        // "-N"
-    std::uint64_t first = 0;    // saturated at max_u64 when the digits do not fit
+    bool suffix = false;          // "-N"
+    std::uint64_t first = 0;      // saturated at max_u64 when the digits do not fit
     std::uint64_t last = max_u64; // max_u64 for "N-" or digits that do not fit
     bool first_overflowed = false;
 };
-
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
 
 // Digits only, at least one; a value past 2^64-1 saturates and says so.
 std::optional<std::uint64_t> parse_digits(std::string_view s, bool& overflowed) noexcept {
@@ -82,16 +74,6 @@ std::optional<spec> parse_spec(std::string_view text) noexcept {
     return out;
 }
 
-bool unit_is_bytes(std::string_view unit) noexcept {
-    constexpr std::string_view bytes = "bytes";
-    if (unit.size() != bytes.size())
-        return false;
-    for (std::size_t i = 0; i < bytes.size(); ++i)
-        if ((unit[i] | 0x20) != bytes[i])
-            return false;
-    return true;
-}
-
 // The spec against the file, or nullopt when it selects no byte of it.
 std::optional<byte_range> resolve(const spec& s, std::uint64_t size) noexcept {
     if (s.suffix) {
@@ -110,14 +92,15 @@ std::optional<byte_range> resolve(const spec& s, std::uint64_t size) noexcept {
 range_plan plan_ranges(std::string_view header, std::uint64_t size, unsigned max_ranges) {
     range_plan plan;
     auto eq = header.find('=');
-    if (eq == std::string_view::npos || !unit_is_bytes(trim(header.substr(0, eq))))
+    if (eq == std::string_view::npos ||
+        !text::iequals(text::trim_ows(header.substr(0, eq)), "bytes"))
         return plan;
 
     std::vector<spec> specs;
     std::string_view rest = header.substr(eq + 1);
     while (true) {
         auto comma = rest.find(',');
-        auto element = trim(rest.substr(0, comma));
+        auto element = text::trim_ows(rest.substr(0, comma));
         if (!element.empty()) { // RFC 9110 §5.6.1: empty list elements are ignored
             if (specs.size() == max_ranges)
                 return plan; // too many: answer with the whole file

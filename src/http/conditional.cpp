@@ -1,13 +1,13 @@
 #include "spliced/http/conditional.hpp"
 
+#include "text.hpp"
+
 #include <array>
 #include <ctime>
 
 namespace spliced::http {
 
 namespace {
-
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 std::optional<int> number(std::string_view s) noexcept {
     if (s.empty() || s.size() > 4)
@@ -87,8 +87,12 @@ std::optional<std::string_view> take_etag(std::string_view& s) noexcept {
     return tag;
 }
 
-bool is_weak(std::string_view tag) noexcept { return tag.substr(0, 2) == "W/"; }
-std::string_view opaque(std::string_view tag) noexcept { return is_weak(tag) ? tag.substr(2) : tag; }
+bool is_weak(std::string_view tag) noexcept {
+    return tag.substr(0, 2) == "W/";
+}
+std::string_view opaque(std::string_view tag) noexcept {
+    return is_weak(tag) ? tag.substr(2) : tag;
+}
 
 } // namespace
 
@@ -129,16 +133,12 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) noexcept {
 }
 
 bool etag_list_matches(std::string_view header, std::string_view etag, bool strong) noexcept {
-    std::string_view s = header;
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
+    std::string_view s = text::trim_ows(header);
     if (s == "*")
         return true;
     bool matched = false;
     while (!s.empty()) {
-        while (!s.empty() && (is_ows(s.front()) || s.front() == ','))
+        while (!s.empty() && (text::is_ows(s.front()) || s.front() == ','))
             s.remove_prefix(1);
         if (s.empty())
             break;
@@ -148,7 +148,7 @@ bool etag_list_matches(std::string_view header, std::string_view etag, bool stro
         if (strong ? (!is_weak(*tag) && !is_weak(etag) && *tag == etag)
                    : opaque(*tag) == opaque(etag))
             matched = true;
-        while (!s.empty() && is_ows(s.front()))
+        while (!s.empty() && text::is_ows(s.front()))
             s.remove_prefix(1);
         if (!s.empty() && s.front() != ',')
             return false;
@@ -158,28 +158,11 @@ bool etag_list_matches(std::string_view header, std::string_view etag, bool stro
 
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if ((a[i] | 0x20) != (b[i] | 0x20))
-            return false;
-    return true;
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
 // q-value of one list element "coding;q=0.5" (1 when absent; 0 when malformed, to be safe).
 bool q_is_positive(std::string_view params) noexcept {
     while (!params.empty()) {
         auto semi = params.find(';');
-        auto param = trim_ows(params.substr(0, semi));
+        auto param = text::trim_ows(params.substr(0, semi));
         if (param.size() >= 2 && (param[0] | 0x20) == 'q' && param[1] == '=') {
             auto q = param.substr(2);
             // "0", "0.", "0.0", "0.00", "0.000" mean zero; anything else starting 0-1 is positive.
@@ -202,12 +185,13 @@ bool accepts_encoding(std::string_view header, std::string_view coding) noexcept
     bool listed = false, allowed = false, star = false;
     while (!header.empty()) {
         auto comma = header.find(',');
-        auto element = trim_ows(header.substr(0, comma));
+        auto element = text::trim_ows(header.substr(0, comma));
         header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
         auto semi = element.find(';');
-        auto name = trim_ows(element.substr(0, semi));
-        bool positive = q_is_positive(semi == std::string_view::npos ? "" : element.substr(semi + 1));
-        if (iequal(name, coding)) {
+        auto name = text::trim_ows(element.substr(0, semi));
+        bool positive =
+            q_is_positive(semi == std::string_view::npos ? "" : element.substr(semi + 1));
+        if (text::iequals(name, coding)) {
             listed = true;
             allowed = positive;
         } else if (name == "*") {
@@ -236,10 +220,7 @@ precondition evaluate(const conditions& c, const validators& v) noexcept {
 }
 
 bool if_range_allows(std::string_view if_range, const validators& v) noexcept {
-    while (!if_range.empty() && is_ows(if_range.front()))
-        if_range.remove_prefix(1);
-    while (!if_range.empty() && is_ows(if_range.back()))
-        if_range.remove_suffix(1);
+    if_range = text::trim_ows(if_range);
     if (!if_range.empty() && (if_range.front() == '"' || if_range.substr(0, 2) == "W/"))
         return !is_weak(if_range) && if_range == v.etag;
     auto date = parse_http_date(if_range);

@@ -1,6 +1,7 @@
 #include "spliced/http/file_response.hpp"
 
 #include "spliced/http/conditional.hpp"
+#include "text.hpp"
 
 #include <charconv>
 
@@ -64,23 +65,10 @@ void lay_out_multipart(file_response& r, const file_facts& file, std::string_vie
 } // namespace
 
 std::string content_disposition_attachment(std::string_view path) {
-    static constexpr char hex[] = "0123456789ABCDEF";
     auto name = path.substr(path.rfind('/') + 1);
-    std::string out = "Content-Disposition: attachment; filename*=UTF-8''";
-    for (unsigned char c : name) {
-        // RFC 8187 §3.2.1 attr-char
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     std::string_view("!#$&+-.^_`|~").find(char(c)) != std::string_view::npos;
-        if (plain) {
-            out.push_back(char(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    out.append("\r\n");
-    return out;
+    // RFC 8187 §3.2.1: attr-char is ALPHA / DIGIT / "!#$&+-.^_`|~".
+    return "Content-Disposition: attachment; filename*=UTF-8''" +
+           text::percent_encode(name, "!#$&+-.^_`|~") + "\r\n";
 }
 
 file_response plan_file_response(const request_head& req, const file_facts& file,

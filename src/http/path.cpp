@@ -1,5 +1,7 @@
 #include "spliced/http/path.hpp"
 
+#include "text.hpp"
+
 #include <vector>
 
 namespace spliced::http {
@@ -58,21 +60,8 @@ result<std::string> percent_decode(std::string_view path) {
 } // namespace
 
 std::string percent_encode_path(std::string_view decoded) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(decoded.size());
-    for (unsigned char c : decoded) {
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     std::string_view("-._~/!$&'()*+,;=:@").find(char(c)) != std::string_view::npos;
-        if (plain) {
-            out.push_back(char(c));
-        } else {
-            out.push_back('%');
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 15]);
-        }
-    }
-    return out;
+    // RFC 3986 unreserved, "/" and the sub-delimiters that are harmless in a path.
+    return text::percent_encode(decoded, "-._~/!$&'()*+,;=:@");
 }
 
 result<normalized_path> normalize_target(std::string_view target) {

@@ -1,14 +1,14 @@
 #include "spliced/http/request_reader.hpp"
 
+#include "text.hpp"
+
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/core/string.hpp>
 #include <optional>
 
 namespace spliced::http {
 
-namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 
 struct request_reader::parser_state {
@@ -88,14 +88,11 @@ status framing_status(const beast_http::fields& f) noexcept {
             std::string_view list = it->value();
             while (!list.empty()) {
                 auto comma = list.find(',');
-                auto coding = list.substr(0, comma);
-                while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
-                    coding.remove_prefix(1);
-                while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
-                    coding.remove_suffix(1);
-                if (!coding.empty() && !beast::iequals(coding, "chunked"))
+                auto coding = text::trim_ows(list.substr(0, comma));
+                if (!coding.empty() && !text::iequals(coding, "chunked"))
                     return status::not_implemented;
-                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+                list =
+                    comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
             }
         }
         return status::bad_request;

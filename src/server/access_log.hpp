@@ -30,7 +30,7 @@ struct access_entry {
 };
 
 class access_log {
-public:
+  public:
     static constexpr std::size_t max_pending = 4u << 20;
 
     // `fd` is shared by all workers (O_APPEND for files); -1 disables the log.
@@ -47,13 +47,13 @@ public:
     // The "[dd/Mon/yyyy:hh:mm:ss +0000]" field for a wall-clock second.
     static std::string format_time(std::int64_t unix_seconds);
 
-private:
+  private:
     void on_written(int res, std::uint32_t) noexcept;
 
     uring::ring* ring_;
     int fd_;
-    std::string gathering_;  // lines not yet handed to the kernel
-    std::string writing_;    // the kernel reads from here while write_op_ is in flight
+    std::string gathering_; // lines not yet handed to the kernel
+    std::string writing_;   // the kernel reads from here while write_op_ is in flight
     std::size_t written_ = 0;
     std::uint64_t dropped_ = 0;
     uring::member_operation<access_log, &access_log::on_written> write_op_{uring::op_kind::write,

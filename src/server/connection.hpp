@@ -63,6 +63,7 @@ class connection final : private open_client, private transfer_client {
     void finish_response() noexcept;
     void release_file() noexcept;
     void begin_request(bool parsed) noexcept;
+    void count_request() noexcept;
     void log_request(bool completed) noexcept;
     void linger() noexcept;
     void close_now() noexcept;
@@ -74,8 +75,8 @@ class connection final : private open_client, private transfer_client {
     std::unique_ptr<char[]> in_; // received bytes not yet consumed; the kernel writes here
     std::size_t in_length_ = 0;
     http::request_reader reader_;
-    http::response_head head_; // the kernel reads from here while send_op_ is in flight
-    std::string_view outgoing_;    // what send_op_ is sending (in head_ or response_.pieces)
+    http::response_head head_;  // the kernel reads from here while send_op_ is in flight
+    std::string_view outgoing_; // what send_op_ is sending (in head_ or response_.pieces)
     bool outgoing_more_ = false;
     bool head_more_ = false;       // a body follows the head
     http::file_response response_; // the body plan of the current response

@@ -8,11 +8,11 @@
 
 #include <csignal>
 #include <cstdio>
-#include <memory>
 #include <fcntl.h>
+#include <memory>
 #include <sys/resource.h>
-#include <unistd.h>
 #include <system_error>
+#include <unistd.h>
 #include <vector>
 
 namespace spliced::server {
@@ -53,10 +53,11 @@ int run(const config& cfg) {
     if (cfg.access_log == "-") {
         access_log_fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
     } else if (cfg.access_log != "off") {
-        access_log_fd.reset(::open(cfg.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                                   0644));
+        access_log_fd.reset(
+            ::open(cfg.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
         if (!access_log_fd)
-            throw std::system_error(errno, std::generic_category(), "--access-log " + cfg.access_log);
+            throw std::system_error(errno, std::generic_category(),
+                                    "--access-log " + cfg.access_log);
     }
 
     std::vector<bound_listeners> listeners;

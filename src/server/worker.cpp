@@ -265,8 +265,8 @@ void worker::loop::cancel_everything() noexcept {
 
 // ---- worker --------------------------------------------------------------------------------
 
-worker::worker(const config& cfg, int root_fd, int access_log_fd,
-               std::vector<unique_fd> listeners, std::uint64_t max_connections)
+worker::worker(const config& cfg, int root_fd, int access_log_fd, std::vector<unique_fd> listeners,
+               std::uint64_t max_connections)
     : cfg_(cfg), root_fd_(root_fd), log_fd_(access_log_fd), listeners_(std::move(listeners)),
       max_connections_(max_connections), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 

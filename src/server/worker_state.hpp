@@ -24,7 +24,8 @@ using connection_deadlines =
     deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
 
 struct worker_state {
-    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root, int log_fd) noexcept;
+    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root,
+                 int log_fd) noexcept;
 
     const config& cfg;
     uring::ring ring;

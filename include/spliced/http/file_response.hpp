@@ -16,8 +16,8 @@ namespace spliced::http {
 
 struct file_facts {
     std::uint64_t size = 0;
-    std::string_view etag;           // strong, quoted
-    std::int64_t last_modified = 0;  // seconds
+    std::string_view etag;          // strong, quoted
+    std::int64_t last_modified = 0; // seconds
     std::string_view last_modified_text;
     std::string_view content_type;
 };
@@ -28,7 +28,7 @@ struct file_response {
     std::vector<byte_range> ranges;
     // multipart/byteranges only: pieces[i] goes before ranges[i], pieces.back() after the last.
     std::vector<std::string> pieces;
-    std::string boundary;            // set for multipart
+    std::string boundary; // set for multipart
     std::uint64_t content_length = 0;
 };
 

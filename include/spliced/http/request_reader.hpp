@@ -31,7 +31,7 @@ struct request_head {
     std::optional<std::string> if_modified_since;
     std::optional<std::string> if_unmodified_since;
     std::optional<std::string> accept_encoding;
-    std::string referer;    // for the access log; empty if absent
+    std::string referer; // for the access log; empty if absent
     std::string user_agent;
 };
 

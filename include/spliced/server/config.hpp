@@ -38,12 +38,13 @@ struct config {
     std::chrono::milliseconds send_timeout{60'000};
     std::chrono::milliseconds drain_timeout{30'000};
     std::string index = "index.html";
-    std::string cache_control;                       // empty: no Cache-Control on files
-    std::optional<std::chrono::seconds> expires;     // Expires + Cache-Control: max-age
-    bool content_disposition_attachment = false;     // Content-Disposition: attachment
+    std::string cache_control;                   // empty: no Cache-Control on files
+    std::optional<std::chrono::seconds> expires; // Expires + Cache-Control: max-age
+    bool content_disposition_attachment = false; // Content-Disposition: attachment
     std::string access_log = "off";
     // Precompressed siblings to prefer, in order: {"br", ".br"}, {"gzip", ".gz"}, {"zstd", ".zst"}.
-    std::vector<std::pair<std::string, std::string>> precompressed;                  // a path, "-" for stdout, or "off"
+    std::vector<std::pair<std::string, std::string>>
+        precompressed; // a path, "-" for stdout, or "off"
 };
 
 } // namespace spliced::server

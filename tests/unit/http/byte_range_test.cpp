@@ -4,7 +4,6 @@
 #include "spliced/http/byte_range.hpp"
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
 
@@ -21,9 +20,12 @@ struct row {
 
 const char* name(range_decision d) {
     switch (d) {
-    case range_decision::whole: return "whole";
-    case range_decision::partial: return "partial";
-    case range_decision::unsatisfiable: return "unsatisfiable";
+    case range_decision::whole:
+        return "whole";
+    case range_decision::partial:
+        return "partial";
+    case range_decision::unsatisfiable:
+        return "unsatisfiable";
     }
     return "?";
 }
@@ -61,12 +63,12 @@ TEST_CASE("plan_ranges: the table") {
         {"bytes=0-0,-2", k, partial, {{0, 0}, {998, 999}}},
         {"bytes=0-1,5-8", k, partial, {{0, 1}, {5, 8}}},
         {"bytes=0-1,5-", k, partial, {{0, 1}, {5, 999}}},
-        {"bytes=5-8,0-1", k, partial, {{0, 1}, {5, 8}}}, // sorted
-        {"bytes=0-5,3-9", k, partial, {{0, 9}}},         // overlapping: merged
-        {"bytes=0-1,2-3", k, partial, {{0, 3}}},         // adjacent: merged
+        {"bytes=5-8,0-1", k, partial, {{0, 1}, {5, 8}}},  // sorted
+        {"bytes=0-5,3-9", k, partial, {{0, 9}}},          // overlapping: merged
+        {"bytes=0-1,2-3", k, partial, {{0, 3}}},          // adjacent: merged
         {"bytes=0-1, 3-4", k, partial, {{0, 1}, {3, 4}}}, // OWS after the comma
-        {"bytes=,0-1,,", k, partial, {{0, 1}}},          // empty list elements
-        {"bytes=0-1,2000-3000", k, partial, {{0, 1}}},   // unsatisfiable specs dropped
+        {"bytes=,0-1,,", k, partial, {{0, 1}}},           // empty list elements
+        {"bytes=0-1,2000-3000", k, partial, {{0, 1}}},    // unsatisfiable specs dropped
         {sixteen, k, partial, {}},                        // 16 ranges: allowed (checked below)
         // unit and syntax (ignored: whole file)
         {"Bytes=0-1", k, partial, {{0, 1}}},
@@ -81,8 +83,8 @@ TEST_CASE("plan_ranges: the table") {
         {"bytes=--1", k, whole, {}},
         {"bytes=+1-2", k, whole, {}},
         // abuse limits
-        {many, k, whole, {}},                           // more than max_ranges
-        {"bytes=0-,1-,2-,3-,4-", k, whole, {}},         // adds up to more than the file
+        {many, k, whole, {}},                   // more than max_ranges
+        {"bytes=0-,1-,2-,3-,4-", k, whole, {}}, // adds up to more than the file
         {"bytes=0-999,0-999", k, whole, {}},
         // unsatisfiable: 416
         {"bytes=1000-", k, unsatisfiable, {}},

@@ -3,7 +3,6 @@
 #include "spliced/http/conditional.hpp"
 
 #include <doctest/doctest.h>
-
 #include <optional>
 #include <string>
 
@@ -126,20 +125,13 @@ TEST_CASE("accepts_encoding: RFC 9110 §12.5.3") {
         bool want;
     };
     const row rows[] = {
-        {"gzip, br", "br", true},
-        {"gzip", "br", false},
-        {"BR", "br", true},
-        {"br;q=0", "br", false},
-        {"br;q=0.000", "br", false},
-        {"br;q=0.001", "br", true},
-        {"br; q=1", "br", true},
-        {"*", "br", true},
-        {"*;q=0", "br", false},
-        {"*, br;q=0", "br", false},
-        {"br;q=0, *", "br", false},
-        {"gzip;q=0.5, *;q=0", "br", false},
-        {"", "br", false},
-        {"identity", "gzip", false},
+        {"gzip, br", "br", true},    {"gzip", "br", false},
+        {"BR", "br", true},          {"br;q=0", "br", false},
+        {"br;q=0.000", "br", false}, {"br;q=0.001", "br", true},
+        {"br; q=1", "br", true},     {"*", "br", true},
+        {"*;q=0", "br", false},      {"*, br;q=0", "br", false},
+        {"br;q=0, *", "br", false},  {"gzip;q=0.5, *;q=0", "br", false},
+        {"", "br", false},           {"identity", "gzip", false},
         {"br;q=x", "br", false}, // malformed q: not accepted
     };
     for (const auto& r : rows) {

@@ -1,7 +1,6 @@
 #include "spliced/http/file_response.hpp"
 
 #include <doctest/doctest.h>
-
 #include <string>
 
 using namespace spliced::http;
@@ -33,7 +32,8 @@ TEST_CASE("plan_file_response: whole, single range, multipart, 304, 412, 416") {
     auto multi = plan_file_response(with_range("bytes=0-4,100-104"), file, 16, "XYZ");
     CHECK(multi.code == status::partial_content);
     REQUIRE(multi.pieces.size() == 3);
-    CHECK(multi.pieces[0] == "\r\n--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-4/1000\r\n\r\n");
+    CHECK(multi.pieces[0] ==
+          "\r\n--XYZ\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-4/1000\r\n\r\n");
     CHECK(multi.pieces[2] == "\r\n--XYZ--\r\n");
     std::uint64_t total = 10;
     for (const auto& p : multi.pieces)

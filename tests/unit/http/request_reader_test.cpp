@@ -151,16 +151,16 @@ TEST_CASE("smuggling and framing: each malformed head is one error response") {
         {h + "Transfer-Encoding: identity\r\n\r\n", status::not_implemented},
         {h + "Transfer-Encoding: gzip, chunked\r\n\r\n", status::not_implemented},
         {h + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status::bad_request},
-        {h + "X: a\r\n  folded\r\n\r\n", status::bad_request},           // obs-fold
-        {h + "X: a\rb\r\n\r\n", status::bad_request},                      // bare CR
-        {h + std::string("X: a\0b\r\n\r\n", 10), status::bad_request},     // NUL
-        {h + "X: a\x01b\r\n\r\n", status::bad_request},                    // control char
-        {h + "X : a\r\n\r\n", status::bad_request},                         // space before colon
+        {h + "X: a\r\n  folded\r\n\r\n", status::bad_request},         // obs-fold
+        {h + "X: a\rb\r\n\r\n", status::bad_request},                  // bare CR
+        {h + std::string("X: a\0b\r\n\r\n", 10), status::bad_request}, // NUL
+        {h + "X: a\x01b\r\n\r\n", status::bad_request},                // control char
+        {h + "X : a\r\n\r\n", status::bad_request},                    // space before colon
         {h + "X\t: a\r\n\r\n", status::bad_request},
-        {"GET / HTTP/1.1\nHost: x\n\n", status::bad_request},                 // bare LF
+        {"GET / HTTP/1.1\nHost: x\n\n", status::bad_request}, // bare LF
         {"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", status::bad_request},
         {"GET / HTTP/1.1 \r\nHost: x\r\n\r\n", status::bad_request},
-        {"GET /\r\n", status::bad_request},                                     // HTTP/0.9
+        {"GET /\r\n", status::bad_request}, // HTTP/0.9
     };
     for (const auto& r : rows) {
         CAPTURE(r.wire);
