@@ -111,8 +111,9 @@ void connection::serve_file(const opened_file& file, std::string_view encoding) 
     const auto modified = fs::last_modified(id);
     const http::file_facts facts{id.size, etag, id.mtime_sec, http::view(modified),
                                  http::mime_type_for(path_.relative)};
-    response_ =
-        http::plan_file_response(reader_.head(), facts, w_.cfg.max_ranges, w_.new_boundary());
+    // A boundary is only ever needed for a multipart answer to a Range request.
+    const std::string boundary = reader_.head().range ? w_.new_boundary() : std::string();
+    response_ = http::plan_file_response(reader_.head(), facts, w_.cfg.max_ranges, boundary);
     part_ = 0;
     piece_sent_ = false;
     if (response_.code == http::status::precondition_failed) {
