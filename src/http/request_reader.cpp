@@ -42,21 +42,68 @@ status oversized_head_status(std::string_view input, std::size_t limit) noexcept
     return status::header_fields_too_large;
 }
 
-// The field's value; several fields of one name joined as a list, or dropped when the name may
-// appear only once.
-std::optional<std::string> field_value(const beast_http::fields& f, beast_http::field name,
-                                       bool list) {
-    auto [begin, end] = f.equal_range(name);
-    if (begin == end)
-        return std::nullopt;
-    std::string value(begin->value());
-    for (auto it = std::next(begin); it != end; ++it) {
-        if (!list)
-            return std::nullopt;
-        value.append(", ");
-        value.append(it->value());
+// Adds one field's value: list fields accumulate ", "-joined (RFC 9110 §5.3); a singleton field
+// seen twice is dropped for good (`repeated` remembers it).
+void take(std::optional<std::string>& slot, std::string_view value, bool list, bool& repeated) {
+    if (repeated)
+        return;
+    if (!slot) {
+        slot.emplace(value);
+    } else if (list) {
+        slot->append(", ");
+        slot->append(value);
+    } else {
+        slot.reset();
+        repeated = true;
     }
-    return value;
+}
+
+// One pass over the fields instead of a lookup per field the response may depend on.
+void collect_fields(const beast_http::fields& fields, request_head& h) {
+    h.range.reset();
+    h.if_range.reset();
+    h.if_match.reset();
+    h.if_none_match.reset();
+    h.if_modified_since.reset();
+    h.if_unmodified_since.reset();
+    h.accept_encoding.reset();
+    h.referer.clear();
+    h.user_agent.clear();
+    bool repeated[4] = {}; // Range, If-Range, If-Modified-Since, If-Unmodified-Since
+    bool ignored = false;  // list fields never become "repeated"
+    for (const auto& f : fields) {
+        switch (f.name()) {
+        case beast_http::field::range:
+            take(h.range, f.value(), false, repeated[0]);
+            break;
+        case beast_http::field::if_range:
+            take(h.if_range, f.value(), false, repeated[1]);
+            break;
+        case beast_http::field::if_modified_since:
+            take(h.if_modified_since, f.value(), false, repeated[2]);
+            break;
+        case beast_http::field::if_unmodified_since:
+            take(h.if_unmodified_since, f.value(), false, repeated[3]);
+            break;
+        case beast_http::field::if_match:
+            take(h.if_match, f.value(), true, ignored);
+            break;
+        case beast_http::field::if_none_match:
+            take(h.if_none_match, f.value(), true, ignored);
+            break;
+        case beast_http::field::accept_encoding:
+            take(h.accept_encoding, f.value(), true, ignored);
+            break;
+        case beast_http::field::referer:
+            h.referer.assign(f.value());
+            break;
+        case beast_http::field::user_agent:
+            h.user_agent.assign(f.value());
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 // What Beast tolerates and spliced does not (README "Hostile input"): a bare LF as a line end and
@@ -203,15 +250,7 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
         break;
     }
     head_.method_text.assign(req.method_string());
-    head_.range = field_value(req, beast_http::field::range, false);
-    head_.if_range = field_value(req, beast_http::field::if_range, false);
-    head_.if_match = field_value(req, beast_http::field::if_match, true);
-    head_.if_none_match = field_value(req, beast_http::field::if_none_match, true);
-    head_.if_modified_since = field_value(req, beast_http::field::if_modified_since, false);
-    head_.if_unmodified_since = field_value(req, beast_http::field::if_unmodified_since, false);
-    head_.accept_encoding = field_value(req, beast_http::field::accept_encoding, true);
-    head_.referer.assign(req[beast_http::field::referer]);
-    head_.user_agent.assign(req[beast_http::field::user_agent]);
+    collect_fields(req, head_);
     head_.target.assign(req.target());
     return {state::done, used, {}};
 }
