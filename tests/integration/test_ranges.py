@@ -118,6 +118,33 @@ class Ranges(ServerTest):
             self.assertEqual(body, DATA[:10] if want == 206 else DATA)
 
 
+class LargeFileRanges(ServerTest):
+    """64-bit offsets end to end: ranges of a sparse file past 4 GiB."""
+    SIZE = 5 * (1 << 30) + 11
+    MARK_AT = (1 << 32) - 4
+
+    def populate(self, root):
+        with open(os.path.join(root, "huge.img"), "wb") as f:
+            f.truncate(self.SIZE)
+            f.seek(self.MARK_AT)
+            f.write(b"ACROSS4GiB")
+            f.seek(self.SIZE - 3)
+            f.write(b"END")
+
+    def test_ranges_past_4gib(self):
+        status, h, body = self.server.get("/huge.img", headers={"Range": "bytes=%d-%d" % (self.MARK_AT, self.MARK_AT + 9)})
+        self.assertEqual((status, body), (206, b"ACROSS4GiB"))
+        self.assertEqual(h["content-range"], "bytes %d-%d/%d" % (self.MARK_AT, self.MARK_AT + 9, self.SIZE))
+        status, h, body = self.server.get("/huge.img", headers={"Range": "bytes=-3"})
+        self.assertEqual((status, body), (206, b"END"))
+        status, h, body = self.server.get("/huge.img", headers={"Range": "bytes=%d-%d,%d-" % (self.MARK_AT, self.MARK_AT + 5, self.SIZE - 3)})
+        parts = parse_multipart(h["content-type"], body)
+        self.assertEqual([d for _, d in parts], [b"ACROSS", b"END"])
+        self.assertEqual(parts[1][0]["content-range"], "bytes %d-%d/%d" % (self.SIZE - 3, self.SIZE - 1, self.SIZE))
+        status, h, _ = self.server.get("/huge.img", headers={"Range": "bytes=%d-" % self.SIZE})
+        self.assertEqual((status, h["content-range"]), (416, "bytes */%d" % self.SIZE))
+
+
 class Conditionals(ServerTest):
     def populate(self, root):
         self.write("off.txt", DATA)
