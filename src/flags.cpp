@@ -118,8 +118,12 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "capacity of each splice pipe, clamped to /proc/sys/fs/pipe-max-size (4k-1G)")
         ("iowq-workers", po::value<std::string>()->value_name("N")->default_value("2"),
             "io-wq kernel threads per ring, each of the bounded and unbounded kinds (1-256)")
-        ("transfer", po::value<std::string>()->value_name("auto|splice")->default_value("auto"),
-            "how bodies move: auto (by response) or splice (file -> pipe -> socket)")
+        ("transfer", po::value<std::string>()->value_name("auto|splice|copy")->default_value("auto"),
+            "how bodies move: splice (file -> pipe -> socket), copy (registered buffers: READ_FIXED + SEND), or auto (splice, copy where splice is refused)")
+        ("buffers", po::value<std::string>()->value_name("N")->default_value("256"),
+            "registered buffers per worker for the copy tier (1-65536)")
+        ("buffer-size", po::value<std::string>()->value_name("BYTES")->default_value("256k"),
+            "size of each registered buffer (4k-16M); buffers x size x threads is pinned memory (LimitMEMLOCK)")
         ("max-connections", po::value<std::string>()->value_name("N")->default_value("100000"),
             "open connections per process; beyond it new ones wait in the listen backlog (1-10000000)")
         ("header-timeout", po::value<std::string>()->value_name("DURATION")->default_value("10s"),
@@ -183,8 +187,13 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         cfg.transfer = server::transfer_mode::automatic;
     else if (get("transfer") == "splice")
         cfg.transfer = server::transfer_mode::splice;
+    else if (get("transfer") == "copy")
+        cfg.transfer = server::transfer_mode::copy;
     else
-        refuse("transfer", "auto or splice", get("transfer"));
+        refuse("transfer", "auto, splice or copy", get("transfer"));
+    cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
+    cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
+    cfg.test_refuse_splice = vm.count("test-refuse-splice") > 0;
     cfg.max_connections = integer_in("max-connections", get("max-connections"), 1, 10'000'000);
     cfg.header_timeout =
         duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);
@@ -242,11 +251,16 @@ parsed_flags parse_flags(int argc, char** argv) {
     parsed_flags out;
     const std::uint64_t fd_limit = server::raise_fd_limit();
     const auto opts = describe_options(fd_limit);
+    // Not in --help: lets the test suite exercise the copy fallback on any file system.
+    po::options_description hidden;
+    hidden.add_options()("test-refuse-splice", "");
+    po::options_description all;
+    all.add(opts).add(hidden);
     po::positional_options_description positional;
     positional.add("root", 1);
     try {
         po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(),
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
                   vm);
         po::notify(vm);
         if (vm.count("help")) {

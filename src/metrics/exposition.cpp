@@ -123,6 +123,20 @@ std::string render(std::span<const shard* const> shards, const static_info& info
     }
     families.push_back(std::move(sent));
 
+    MetricFamily fallbacks{"spliced_transfer_fallbacks_total",
+                           "Responses moved to another transfer tier, by reason.",
+                           MetricType::Counter,
+                           {}};
+    {
+        ClientMetric metric;
+        metric.label = {{"reason", "splice_refused"}};
+        metric.counter.value = double(sum(shards, [](const shard& s) {
+            return s.transfer_fallbacks[std::size_t(fallback::splice_refused)].value();
+        }));
+        fallbacks.metric.push_back(std::move(metric));
+    }
+    families.push_back(std::move(fallbacks));
+
     for (const auto& spec : shard_scalars) {
         double total = 0;
         for (const shard* one : shards)

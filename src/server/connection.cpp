@@ -52,7 +52,9 @@ connection::connection(worker_state& w, int socket_fd) noexcept
     : w_(w), fd_(socket_fd),
       in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
       in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes),
-      opener_(w.ring, w.slots, w.closer, w.root_fd, *this), transfer_(w.ring, w.broker, *this) {}
+      opener_(w.ring, w.slots, w.closer, w.root_fd, *this),
+      splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice),
+      copy_(w.ring, w.buffer_queue, *this) {}
 
 connection::~connection() {
     release_file();
@@ -62,7 +64,8 @@ connection::~connection() {
 }
 
 bool connection::busy() const noexcept {
-    return recv_op_.in_flight() || send_op_.in_flight() || opener_.busy() || transfer_.busy();
+    return recv_op_.in_flight() || send_op_.in_flight() || opener_.busy() || splice_.busy() ||
+           copy_.busy();
 }
 
 void connection::start() noexcept {
@@ -230,8 +233,9 @@ void connection::close_now() noexcept {
         return;
     state_ = state::closing;
     disarm(timer_hook_);
-    transfer_.abandon();
-    if (!transfer_.busy())
+    splice_.abandon();
+    copy_.abandon();
+    if (!splice_.busy() && !copy_.busy())
         release_file();
     if (original_) { // no operation refers to it: only the sibling's open can be in flight
         w_.closer.close(original_->slot);

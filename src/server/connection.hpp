@@ -6,12 +6,14 @@
 // fixed slot of the file it is serving and its embedded operations; it is destroyed only when
 // none of those operations is in flight (DESIGN.md §11).
 
+#include "copy_transfer.hpp"
 #include "file_opener.hpp"
 #include "splice_transfer.hpp"
 #include "spliced/http/file_response.hpp"
 #include "spliced/http/path.hpp"
 #include "spliced/http/request_reader.hpp"
 #include "spliced/http/response_head.hpp"
+#include "spliced/metrics/shard.hpp"
 #include "spliced/server/deadline_list.hpp"
 #include "spliced/uring/operation.hpp"
 
@@ -58,6 +60,7 @@ class connection final : private open_client, private transfer_client {
     void send_bytes(std::string_view bytes, bool more_follows) noexcept;
     void on_send(int res, std::uint32_t) noexcept;
     void send_body() noexcept;
+    void start_range(const http::byte_range& range) noexcept;
     void transfer_progress(std::uint64_t bytes) noexcept override;
     void transfer_done(transfer_end end) noexcept override;
     void finish_response() noexcept;
@@ -97,7 +100,9 @@ class connection final : private open_client, private transfer_client {
     std::string peer_;            // client address, when the access log is on
 
     file_opener opener_;
-    splice_transfer transfer_;
+    splice_transfer splice_;
+    copy_transfer copy_;
+    metrics::tier tier_ = metrics::tier::splice; // of the range being sent
     uring::member_operation<connection, &connection::on_recv> recv_op_{uring::op_kind::recv, *this};
     uring::member_operation<connection, &connection::on_send> send_op_{uring::op_kind::send, *this};
 };

@@ -207,7 +207,7 @@ void connection::send_body() noexcept {
             return;
         }
         const auto& range = response_.ranges[part_];
-        transfer_.start(fd_, *file_slot_, range.first, range.length());
+        start_range(range);
         return;
     }
     if (multipart && part_ == response_.ranges.size()) {
@@ -218,8 +218,20 @@ void connection::send_body() noexcept {
     finish_response();
 }
 
+// The tier for this range: copy when asked for, splice otherwise (transfer_done falls back to copy
+// for a file whose file system refuses splice).
+void connection::start_range(const http::byte_range& range) noexcept {
+    if (w_.cfg.transfer == transfer_mode::copy) {
+        tier_ = metrics::tier::copy;
+        copy_.start(fd_, *file_slot_, range.first, range.length());
+    } else {
+        tier_ = metrics::tier::splice;
+        splice_.start(fd_, *file_slot_, range.first, range.length());
+    }
+}
+
 void connection::transfer_progress(std::uint64_t bytes) noexcept {
-    w_.shard.sent_bytes[std::size_t(metrics::tier::splice)].add(bytes);
+    w_.shard.sent_bytes[std::size_t(tier_)].add(bytes);
     body_sent_ += bytes;
     w_.send_deadlines.arm(*this, w_.now_ns);
 }
@@ -227,6 +239,14 @@ void connection::transfer_progress(std::uint64_t bytes) noexcept {
 void connection::transfer_done(transfer_end end) noexcept {
     if (state_ == state::closing) {
         release_file();
+        return;
+    }
+    if (end == transfer_end::refused && w_.cfg.transfer == transfer_mode::automatic) {
+        // Nothing of this range has moved yet: the copy tier sends exactly the same bytes.
+        w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::splice_refused)].add();
+        tier_ = metrics::tier::copy;
+        const auto& range = response_.ranges[part_];
+        copy_.start(fd_, *file_slot_, range.first, range.length());
         return;
     }
     if (end == transfer_end::complete) {

@@ -100,8 +100,8 @@ int run(const config& cfg) {
             workers.push_back(std::make_unique<worker>(cfg, root->get(), access_log_fd.get(),
                                                        std::move(mine), per_worker));
             if (auto started = workers.back()->start(); !started)
-                throw std::system_error(started.error(),
-                                        "io_uring setup (worker " + std::to_string(i) + ")");
+                throw std::system_error(started.error(), workers.back()->failure() + " (worker " +
+                                                             std::to_string(i) + ")");
         }
     }
 

@@ -41,6 +41,10 @@ void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t off
         client_->transfer_done(transfer_end::complete);
         return;
     }
+    if (refuse_for_tests_) {
+        client_->transfer_done(transfer_end::refused);
+        return;
+    }
     pipes_->request(*this);
 }
 

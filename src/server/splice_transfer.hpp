@@ -8,28 +8,12 @@
 #include "spliced/uring/operation.hpp"
 #include "spliced/uring/pipe_pool.hpp"
 #include "spliced/uring/ring.hpp"
+#include "transfer.hpp"
 
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 
 namespace spliced::server {
-
-enum class transfer_end {
-    complete,    // every byte was accepted by the socket
-    client_gone, // the socket failed (reset, shut down, timed out)
-    file_shrank, // end of file came early: a byte-exact prefix was sent
-    refused,     // the file system cannot splice (EINVAL/ENOSYS) before any byte moved
-    failed,      // any other error
-};
-
-class transfer_client {
-  public:
-    virtual void transfer_progress(std::uint64_t bytes) noexcept = 0; // bytes the socket took
-    virtual void transfer_done(transfer_end end) noexcept = 0;
-
-  protected:
-    ~transfer_client() = default;
-};
 
 class pipe_broker;
 using waiter_hook =
@@ -37,8 +21,9 @@ using waiter_hook =
 
 class splice_transfer {
   public:
-    splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client) noexcept
-        : ring_(&r), pipes_(&pipes), client_(&client) {}
+    splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client,
+                    bool refuse_for_tests = false) noexcept
+        : ring_(&r), pipes_(&pipes), client_(&client), refuse_for_tests_(refuse_for_tests) {}
 
     // Sends [offset, offset + length) of the file in fixed slot `file_slot` to `socket_fd`.
     void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
@@ -59,6 +44,7 @@ class splice_transfer {
     uring::ring* ring_;
     pipe_broker* pipes_;
     transfer_client* client_;
+    bool refuse_for_tests_; // --test-refuse-splice: answer as a file system without splice would
     int socket_fd_ = -1;
     unsigned file_slot_ = 0;
     std::uint64_t offset_ = 0;    // next file byte to move into the pipe

@@ -13,13 +13,21 @@
 
 namespace spliced::server {
 
-worker_state::worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root,
-                           int log_fd) noexcept
-    : cfg(c), ring(std::move(r)), slots(ring.registered_files()), closer(ring, slots),
-      pipes(ring, slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
-            std::min(c.max_pipes, ring.registered_files() / 4)),
-      broker(pipes), shard(s), root_fd(root), header_deadlines(c.header_timeout),
-      idle_deadlines(c.idle_timeout), send_deadlines(c.send_timeout),
+// Pipes per worker: --max-pipes (1024), at most a quarter of the fixed table (two slots each).
+static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
+    return std::min(c.max_pipes, r.registered_files() / 4);
+}
+
+worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&& b,
+                           metrics::shard& s, int root, int log_fd) noexcept
+    : cfg(c), ring(std::move(r)), slots(ring.registered_files() - 2 * pipe_budget(c, ring)),
+      pipe_slots(2 * pipe_budget(c, ring), ring.registered_files() - 2 * pipe_budget(c, ring)),
+      closer(ring, slots),
+      pipes(ring, pipe_slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
+            pipe_budget(c, ring)),
+      broker(pipes), buffers(std::move(b)), buffer_queue(&buffers), shard(s), root_fd(root),
+      header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
+      send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
       log(ring, log_fd) {}
 
@@ -40,9 +48,9 @@ std::string cache_headers(const config& cfg, std::int64_t now) {
 // The worker thread's event loop and everything only it touches.
 class worker::loop {
   public:
-    loop(worker& owner, uring::ring&& r)
-        : owner_(owner),
-          state_(owner.cfg_, std::move(r), owner.shard_, owner.root_fd_, owner.log_fd_),
+    loop(worker& owner, uring::ring&& r, uring::buffer_pool&& buffers)
+        : owner_(owner), state_(owner.cfg_, std::move(r), std::move(buffers), owner.shard_,
+                                owner.root_fd_, owner.log_fd_),
           max_connections_(owner.max_connections_) {
         state_.ring.set_observer(&loop::observe, &owner.shard_);
         for (auto& l : owner.listeners_)
@@ -289,12 +297,23 @@ result<void> worker::start() {
         rc.iowq_bounded_workers = cfg_.iowq_workers;
         auto r = uring::ring::create(rc);
         if (!r) {
+            failure_ = "io_uring setup";
             ready.set_value(r.error());
             finished_.store(true, std::memory_order_release);
             return;
         }
+        auto buffers = uring::buffer_pool::create(*r, cfg_.buffers, cfg_.buffer_size);
+        if (!buffers) {
+            failure_ = "registering " + std::to_string(cfg_.buffers) + " buffers of " +
+                       std::to_string(cfg_.buffer_size) +
+                       " bytes (--buffers, --buffer-size: pinned memory, allowed by "
+                       "RLIMIT_MEMLOCK / systemd's LimitMEMLOCK)";
+            ready.set_value(buffers.error());
+            finished_.store(true, std::memory_order_release);
+            return;
+        }
         setup_mode_ = r->setup_mode();
-        loop l(*this, std::move(*r));
+        loop l(*this, std::move(*r), std::move(*buffers));
         ready.set_value(result<void>{});
         l.run();
         finished_.store(true, std::memory_order_release);

@@ -4,6 +4,7 @@
 
 #include "access_log.hpp"
 #include "connection.hpp"
+#include "copy_transfer.hpp"
 #include "splice_transfer.hpp"
 #include "spliced/http/date.hpp"
 #include "spliced/metrics/shard.hpp"
@@ -24,15 +25,18 @@ using connection_deadlines =
     deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
 
 struct worker_state {
-    worker_state(const config& c, uring::ring&& r, metrics::shard& s, int root,
-                 int log_fd) noexcept;
+    worker_state(const config& c, uring::ring&& r, uring::buffer_pool&& b, metrics::shard& s,
+                 int root, int log_fd) noexcept;
 
     const config& cfg;
     uring::ring ring;
-    uring::slot_allocator slots;
+    uring::slot_allocator slots;      // for files: the table minus the pipes' share
+    uring::slot_allocator pipe_slots; // reserved for pipes, so open files can never starve them
     uring::slot_closer closer;
     uring::pipe_pool pipes;
     pipe_broker broker;
+    uring::buffer_pool buffers;
+    buffer_broker buffer_queue;
     metrics::shard& shard;
     int root_fd;
 

@@ -182,6 +182,14 @@ unsigned ring::run_once(std::chrono::nanoseconds max_wait) noexcept {
     return reaped;
 }
 
+result<void> ring::register_buffers(std::span<const iovec> buffers) noexcept {
+    int r =
+        io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));
+    if (r < 0)
+        return errno_code(-r);
+    return {};
+}
+
 result<void> ring::update_files(unsigned slot, std::span<const int> fds) noexcept {
     int r = io_uring_register_files_update(&ring_, slot, const_cast<int*>(fds.data()),
                                            static_cast<unsigned>(fds.size()));

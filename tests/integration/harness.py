@@ -36,7 +36,7 @@ class Server:
     def __init__(self, root, *args, threads=2):
         cmd = [BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                "--threads", str(threads)]
-        if TRANSFER:
+        if TRANSFER and "--transfer" not in args:
             cmd += ["--transfer", TRANSFER]
         if "--drain-timeout" not in args:
             cmd += ["--drain-timeout", "3s"]

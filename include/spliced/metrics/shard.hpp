@@ -62,6 +62,10 @@ enum class tier : std::uint8_t { splice, copy, small, head };
 inline constexpr std::size_t tier_count = 4;
 std::string_view tier_name(tier t) noexcept;
 
+// Why a response left its preferred tier, for transfer_fallbacks_total{reason}.
+enum class fallback : std::uint8_t { splice_refused };
+inline constexpr std::size_t fallback_count = 1;
+
 enum class method_label : std::uint8_t { get, head, other };
 inline constexpr std::size_t method_count = 3;
 
@@ -74,6 +78,7 @@ std::size_t code_index(unsigned code) noexcept;
 struct shard {
     std::array<std::array<counter, known_codes.size()>, method_count> requests;
     std::array<counter, tier_count> sent_bytes;
+    std::array<counter, fallback_count> transfer_fallbacks;
     counter connections_accepted;
     gauge connections_active;
     counter sqes_submitted;

@@ -15,7 +15,7 @@ struct endpoint {
     std::uint16_t port = 0;
 };
 
-enum class transfer_mode { automatic, splice };
+enum class transfer_mode { automatic, splice, copy };
 
 struct config {
     std::string root = ".";
@@ -27,8 +27,11 @@ struct config {
     std::optional<unsigned> sqpoll_idle_ms;
     unsigned registered_files = 16384;
     unsigned pipe_size = 1u << 20;
-    unsigned max_pipes = 1024; // per worker
-    unsigned iowq_workers = 2; // per worker, bounded and unbounded each
+    unsigned max_pipes = 1024;           // per worker
+    unsigned iowq_workers = 2;           // per worker, bounded and unbounded each
+    unsigned buffers = 256;              // registered buffers per worker (copy tier)
+    std::size_t buffer_size = 256 << 10; // bytes each
+    bool test_refuse_splice = false;     // test hook: every splice behaves as if refused (EINVAL)
     transfer_mode transfer = transfer_mode::automatic;
     std::uint64_t max_connections = 100000; // per process
     std::size_t max_header_bytes = 8192;

@@ -37,6 +37,8 @@ class worker {
     const metrics::shard& shard() const noexcept { return shard_; }
     // The io_uring setup flags in force (valid after start()).
     const std::string& setup_mode() const noexcept { return setup_mode_; }
+    // What start() was doing when it failed.
+    const std::string& failure() const noexcept { return failure_; }
 
   private:
     class loop;
@@ -52,6 +54,7 @@ class worker {
     std::atomic<bool> finished_{false};
     metrics::shard shard_;
     std::string setup_mode_;
+    std::string failure_;
     std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <sys/uio.h>
 
 namespace spliced::uring {
 
@@ -57,6 +58,9 @@ class ring {
         observer_ = observer;
         observer_context_ = context;
     }
+
+    // Registers `buffers` as the ring's fixed buffers (READ_FIXED / WRITE_FIXED by index).
+    result<void> register_buffers(std::span<const iovec> buffers) noexcept;
 
     // Replaces fixed-file slots [slot, slot + fds.size()) with `fds` (-1 empties a slot).
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;

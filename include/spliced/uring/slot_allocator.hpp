@@ -10,10 +10,11 @@ namespace spliced::uring {
 
 class slot_allocator {
   public:
-    explicit slot_allocator(unsigned count) {
+    // Slots [first, first + count) of the table.
+    explicit slot_allocator(unsigned count, unsigned first = 0) {
         free_.reserve(count);
         for (unsigned i = count; i-- > 0;)
-            free_.push_back(i); // lowest index first
+            free_.push_back(first + i); // lowest index first
     }
 
     std::optional<unsigned> acquire() noexcept {

@@ -1,0 +1,110 @@
+#include "copy_transfer.hpp"
+
+#include <algorithm>
+#include <sys/socket.h>
+#include <utility>
+
+namespace spliced::server {
+
+void buffer_broker::request(copy_transfer& t) noexcept {
+    if (waiters_.empty()) {
+        if (int index = pool_->acquire(); index >= 0) {
+            t.buffer_ready(index);
+            return;
+        }
+    }
+    waiters_.push_back(t);
+}
+
+void buffer_broker::release(int index) noexcept {
+    pool_->release(index);
+    while (!waiters_.empty()) {
+        int next = pool_->acquire();
+        if (next < 0)
+            return;
+        copy_transfer& t = waiters_.front();
+        waiters_.pop_front();
+        t.buffer_ready(next);
+    }
+}
+
+void copy_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,
+                          std::uint64_t length) noexcept {
+    socket_fd_ = socket_fd;
+    file_slot_ = file_slot;
+    offset_ = offset;
+    remaining_ = length;
+    next_chunk();
+}
+
+void copy_transfer::abandon() noexcept {
+    waiter_hook_.unlink();
+}
+
+void copy_transfer::next_chunk() noexcept {
+    if (remaining_ == 0) {
+        finish(transfer_end::complete);
+        return;
+    }
+    buffers_->request(*this);
+}
+
+void copy_transfer::buffer_ready(int index) noexcept {
+    buffer_ = index;
+    auto buffer = buffers_->buffer(index);
+    chunk_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining_, buffer.size()));
+    auto& sqe = read_op_.sqe();
+    io_uring_prep_read_fixed(&sqe, static_cast<int>(file_slot_), buffer.data(), chunk_, offset_,
+                             index);
+    sqe.flags |= IOSQE_FIXED_FILE;
+    ring_->push(read_op_);
+}
+
+void copy_transfer::on_read(int res, std::uint32_t) noexcept {
+    if (res < 0) {
+        finish(transfer_end::failed);
+        return;
+    }
+    if (res == 0) {
+        finish(transfer_end::file_shrank); // what existed has been sent; never pad
+        return;
+    }
+    // A short read is not the end: send what came, read on from there.
+    chunk_ = static_cast<std::uint32_t>(res);
+    offset_ += chunk_;
+    remaining_ -= chunk_;
+    chunk_sent_ = 0;
+    send_rest();
+}
+
+void copy_transfer::send_rest() noexcept {
+    auto buffer = buffers_->buffer(buffer_);
+    // A SEND to a full non-blocking socket waits in the kernel's poll, not in an io-wq thread.
+    io_uring_prep_send(&send_op_.sqe(), socket_fd_, buffer.data() + chunk_sent_,
+                       chunk_ - chunk_sent_, MSG_NOSIGNAL | (remaining_ > 0 ? MSG_MORE : 0));
+    ring_->push(send_op_);
+}
+
+void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
+    if (res <= 0) {
+        finish(transfer_end::client_gone);
+        return;
+    }
+    chunk_sent_ += static_cast<std::uint32_t>(res);
+    client_->transfer_progress(static_cast<std::uint64_t>(res));
+    if (chunk_sent_ < chunk_) {
+        send_rest();
+        return;
+    }
+    // The buffer goes back after every chunk: with a small pool, transfers take turns.
+    buffers_->release(std::exchange(buffer_, -1));
+    next_chunk();
+}
+
+void copy_transfer::finish(transfer_end end) noexcept {
+    if (buffer_ >= 0)
+        buffers_->release(std::exchange(buffer_, -1));
+    client_->transfer_done(end);
+}
+
+} // namespace spliced::server

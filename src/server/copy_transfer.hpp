@@ -1,0 +1,77 @@
+#pragma once
+// The copy tier (DESIGN.md §4), the fallback where splice is refused and a tier of its own with
+// --transfer copy: READ_FIXED of a chunk into a registered buffer, then SEND of exactly the bytes
+// read. The buffer goes back to the pool after each chunk's send, so transfers share a small pool
+// fairly; when it is empty they wait in FIFO order (backpressure), never fail or allocate.
+
+#include "spliced/uring/buffer_pool.hpp"
+#include "spliced/uring/operation.hpp"
+#include "spliced/uring/ring.hpp"
+#include "transfer.hpp"
+
+#include <boost/intrusive/list.hpp>
+#include <cstdint>
+
+namespace spliced::server {
+
+class buffer_broker;
+using buffer_waiter_hook =
+    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class copy_transfer {
+  public:
+    copy_transfer(uring::ring& r, buffer_broker& buffers, transfer_client& client) noexcept
+        : ring_(&r), buffers_(&buffers), client_(&client) {}
+
+    void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
+               std::uint64_t length) noexcept;
+    // Stops waiting for a buffer, if it was; ops in flight end when the socket is shut down.
+    void abandon() noexcept;
+    bool busy() const noexcept { return read_op_.in_flight() || send_op_.in_flight(); }
+
+  private:
+    friend class buffer_broker;
+    void buffer_ready(int index) noexcept;
+    void on_read(int res, std::uint32_t) noexcept;
+    void on_sent(int res, std::uint32_t) noexcept;
+    void send_rest() noexcept;
+    void next_chunk() noexcept;
+    void finish(transfer_end end) noexcept;
+
+    uring::ring* ring_;
+    buffer_broker* buffers_;
+    transfer_client* client_;
+    int socket_fd_ = -1;
+    unsigned file_slot_ = 0;
+    std::uint64_t offset_ = 0;    // next file byte to read
+    std::uint64_t remaining_ = 0; // file bytes not yet read
+    int buffer_ = -1;             // index of the held buffer, -1 when none
+    std::uint32_t chunk_ = 0;     // bytes read into the buffer
+    std::uint32_t chunk_sent_ = 0;
+    buffer_waiter_hook waiter_hook_; // linked while waiting in buffer_broker
+
+    uring::member_operation<copy_transfer, &copy_transfer::on_read> read_op_{uring::op_kind::read,
+                                                                             *this};
+    uring::member_operation<copy_transfer, &copy_transfer::on_sent> send_op_{uring::op_kind::send,
+                                                                             *this};
+};
+
+// Hands registered buffers to copy transfers in arrival order.
+class buffer_broker {
+  public:
+    explicit buffer_broker(uring::buffer_pool* pool) noexcept : pool_(pool) {}
+    bool available() const noexcept { return pool_ != nullptr; }
+    void request(copy_transfer& t) noexcept;
+    void release(int index) noexcept;
+    std::span<char> buffer(int index) noexcept { return pool_->buffer(index); }
+
+  private:
+    uring::buffer_pool* pool_; // null when the worker has no buffers (copy tier unavailable)
+    boost::intrusive::list<copy_transfer,
+                           boost::intrusive::member_hook<copy_transfer, buffer_waiter_hook,
+                                                         &copy_transfer::waiter_hook_>,
+                           boost::intrusive::constant_time_size<false>>
+        waiters_;
+};
+
+} // namespace spliced::server
