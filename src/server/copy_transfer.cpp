@@ -1,6 +1,7 @@
 #include "copy_transfer.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <sys/socket.h>
 #include <utility>
 
@@ -61,6 +62,10 @@ void copy_transfer::buffer_ready(int index) noexcept {
 }
 
 void copy_transfer::on_read(int res, std::uint32_t) noexcept {
+    if (res == -EAGAIN || res == -EINTR) {
+        ring_->push(read_op_); // the prepared SQE is still in the op: read the same chunk again
+        return;
+    }
     if (res < 0) {
         finish(transfer_end::failed);
         return;

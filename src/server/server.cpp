@@ -105,8 +105,16 @@ int run(const config& cfg) {
         }
     }
 
-    std::fprintf(stderr, "spliced: %u worker(s), io_uring setup %s, queue depth %u\n", cfg.threads,
-                 workers.front()->setup_mode().c_str(), cfg.queue_depth);
+    // Once, what the kernel granted: operators compare this with what they asked for.
+    std::fprintf(stderr,
+                 "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
+                 "%u registered buffers of %zu bytes, io-wq bound %u+%u; transfer %s\n",
+                 cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
+                 cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files,
+                 cfg.buffers, cfg.buffer_size, cfg.iowq_workers, cfg.iowq_workers,
+                 cfg.transfer == transfer_mode::copy     ? "copy"
+                 : cfg.transfer == transfer_mode::splice ? "splice"
+                                                         : "auto");
     for (auto& l : listeners)
         std::printf("listening on http://%s:%u\n", url_host(l.bound.host).c_str(), l.bound.port);
     if (auto m = control.metrics_endpoint())
