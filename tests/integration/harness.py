@@ -198,6 +198,30 @@ def read_exactly(f, n):
     return b"".join(chunks)
 
 
+def concurrent_downloads(server, count, expected):
+    """`count` simultaneous GETs spread over `expected` ({path: check(body) -> bool}); returns
+    every failure as (path, status or exception, body length)."""
+    import threading
+    errors = []
+    paths = sorted(expected)
+
+    def download(i):
+        path = paths[i % len(paths)]
+        try:
+            status, _, body = server.get(path)
+            if status != 200 or not expected[path](body):
+                errors.append((path, status, len(body)))
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            errors.append((path, repr(e), 0))
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 class ServerTest(unittest.TestCase):
     server_args = ()
     threads = 2

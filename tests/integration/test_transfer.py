@@ -3,11 +3,11 @@ import hashlib
 import os
 import socket
 import struct
-import threading
 import time
 import unittest
 
-from harness import ServerTest, main, offset_pattern, paused_download, read_exactly, read_response
+from harness import (ServerTest, concurrent_downloads, main, offset_pattern, paused_download,
+                     read_exactly, read_response)
 
 GIB = 1 << 30
 
@@ -62,24 +62,9 @@ class Concurrency(ServerTest):
         self.write("big.bin", offset_pattern(32 << 20))
 
     def test_200_concurrent_downloads_sha256(self):
-        errors = []
-        names = sorted(self.files)
-
-        def download(i):
-            try:
-                name = names[i % len(names)]
-                status, _, body = self.server.get(name)
-                if status != 200 or hashlib.sha256(body).hexdigest() != self.files[name]:
-                    errors.append((name, status, len(body)))
-            except Exception as e:  # noqa: BLE001 - every failure is reported
-                errors.append((i, repr(e)))
-
-        threads = [threading.Thread(target=download, args=(i,)) for i in range(200)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.assertEqual(errors, [])
+        checks = {name: (lambda body, digest=digest: hashlib.sha256(body).hexdigest() == digest)
+                  for name, digest in self.files.items()}
+        self.assertEqual(concurrent_downloads(self.server, 200, checks), [])
 
     def test_100_resets_mid_body_leak_nothing(self):
         self.server.get("/f00.bin")  # warm up: pools and caches that legitimately stay
@@ -139,23 +124,8 @@ class CopyTier(ServerTest):
             self.write("c%d.bin" % i, data)
 
     def test_64_downloads_share_2_buffers(self):
-        errors = []
-
-        def download(i):
-            name = "/c%d.bin" % (i % 8)
-            try:
-                status, _, body = self.server.get(name)
-                if status != 200 or body != self.files[name]:
-                    errors.append((name, status, len(body)))
-            except Exception as e:  # noqa: BLE001 - every failure is reported
-                errors.append((name, repr(e)))
-
-        threads = [threading.Thread(target=download, args=(i,)) for i in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.assertEqual(errors, [])
+        checks = {name: (lambda body, data=data: body == data) for name, data in self.files.items()}
+        self.assertEqual(concurrent_downloads(self.server, 64, checks), [])
         m = self.server.metrics()
         self.assertGreater(m['spliced_sent_bytes_total{tier="copy"}'], 64 * 300_000)
         self.assertEqual(m['spliced_sent_bytes_total{tier="splice"}'], 0)
