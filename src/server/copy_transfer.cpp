@@ -7,26 +7,23 @@
 
 namespace spliced::server {
 
+void buffer_broker::give(copy_transfer& t, int index) noexcept {
+    t.buffer_ready(index);
+}
+
+std::optional<int> buffer_broker::take() noexcept {
+    int index = pool_->acquire();
+    return index < 0 ? std::nullopt : std::optional<int>(index);
+}
+
 void buffer_broker::request(copy_transfer& t) noexcept {
-    if (waiters_.empty()) {
-        if (int index = pool_->acquire(); index >= 0) {
-            t.buffer_ready(index);
-            return;
-        }
-    }
-    waiters_.push_back(t);
+    waiters_.request(
+        t, [this] { return take(); }, give);
 }
 
 void buffer_broker::release(int index) noexcept {
     pool_->release(index);
-    while (!waiters_.empty()) {
-        int next = pool_->acquire();
-        if (next < 0)
-            return;
-        copy_transfer& t = waiters_.front();
-        waiters_.pop_front();
-        t.buffer_ready(next);
-    }
+    waiters_.serve([this] { return take(); }, give);
 }
 
 void copy_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,

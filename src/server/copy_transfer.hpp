@@ -8,15 +8,14 @@
 #include "spliced/uring/operation.hpp"
 #include "spliced/uring/ring.hpp"
 #include "transfer.hpp"
+#include "waiter_queue.hpp"
 
-#include <boost/intrusive/list.hpp>
 #include <cstdint>
+#include <optional>
 
 namespace spliced::server {
 
 class buffer_broker;
-using buffer_waiter_hook =
-    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class copy_transfer {
   public:
@@ -48,7 +47,7 @@ class copy_transfer {
     int buffer_ = -1;             // index of the held buffer, -1 when none
     std::uint32_t chunk_ = 0;     // bytes read into the buffer
     std::uint32_t chunk_sent_ = 0;
-    buffer_waiter_hook waiter_hook_; // linked while waiting in buffer_broker
+    waiter_hook waiter_hook_; // linked while waiting in buffer_broker
 
     uring::member_operation<copy_transfer, &copy_transfer::on_read> read_op_{uring::op_kind::read,
                                                                              *this};
@@ -56,22 +55,20 @@ class copy_transfer {
                                                                              *this};
 };
 
-// Hands registered buffers to copy transfers in arrival order.
+// Hands registered buffers to copy transfers in arrival order (waiter_queue.hpp).
 class buffer_broker {
   public:
-    explicit buffer_broker(uring::buffer_pool* pool) noexcept : pool_(pool) {}
-    bool available() const noexcept { return pool_ != nullptr; }
+    explicit buffer_broker(uring::buffer_pool& pool) noexcept : pool_(&pool) {}
     void request(copy_transfer& t) noexcept;
     void release(int index) noexcept;
     std::span<char> buffer(int index) noexcept { return pool_->buffer(index); }
 
   private:
-    uring::buffer_pool* pool_; // null when the worker has no buffers (copy tier unavailable)
-    boost::intrusive::list<copy_transfer,
-                           boost::intrusive::member_hook<copy_transfer, buffer_waiter_hook,
-                                                         &copy_transfer::waiter_hook_>,
-                           boost::intrusive::constant_time_size<false>>
-        waiters_;
+    std::optional<int> take() noexcept;
+    static void give(copy_transfer& t, int index) noexcept;
+
+    uring::buffer_pool* pool_;
+    waiter_queue<copy_transfer, &copy_transfer::waiter_hook_> waiters_;
 };
 
 } // namespace spliced::server

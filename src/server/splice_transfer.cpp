@@ -6,26 +6,18 @@
 
 namespace spliced::server {
 
+void pipe_broker::give(splice_transfer& t, const uring::pipe_lease& pipe) noexcept {
+    t.pipe_ready(pipe);
+}
+
 void pipe_broker::request(splice_transfer& t) noexcept {
-    if (waiters_.empty()) {
-        if (auto pipe = pool_->acquire()) {
-            t.pipe_ready(*pipe);
-            return;
-        }
-    }
-    waiters_.push_back(t);
+    waiters_.request(
+        t, [this] { return pool_->acquire(); }, give);
 }
 
 void pipe_broker::release(const uring::pipe_lease& pipe, bool empty) noexcept {
     pool_->release(pipe, empty);
-    while (!waiters_.empty()) {
-        auto next = pool_->acquire();
-        if (!next)
-            return;
-        splice_transfer& t = waiters_.front();
-        waiters_.pop_front();
-        t.pipe_ready(*next);
-    }
+    waiters_.serve([this] { return pool_->acquire(); }, give);
 }
 
 void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,

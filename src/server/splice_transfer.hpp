@@ -9,15 +9,13 @@
 #include "spliced/uring/pipe_pool.hpp"
 #include "spliced/uring/ring.hpp"
 #include "transfer.hpp"
+#include "waiter_queue.hpp"
 
-#include <boost/intrusive/list.hpp>
 #include <cstdint>
 
 namespace spliced::server {
 
 class pipe_broker;
-using waiter_hook =
-    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class splice_transfer {
   public:
@@ -67,8 +65,7 @@ class splice_transfer {
         uring::op_kind::poll, *this};
 };
 
-// Hands pipes to transfers in arrival order; a transfer that finds the pool exhausted waits here
-// (backpressure) instead of failing.
+// Hands pipes to transfers in arrival order (waiter_queue.hpp).
 class pipe_broker {
   public:
     explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
@@ -76,12 +73,10 @@ class pipe_broker {
     void release(const uring::pipe_lease& pipe, bool empty) noexcept;
 
   private:
+    static void give(splice_transfer& t, const uring::pipe_lease& pipe) noexcept;
+
     uring::pipe_pool* pool_;
-    boost::intrusive::list<
-        splice_transfer,
-        boost::intrusive::member_hook<splice_transfer, waiter_hook, &splice_transfer::waiter_hook_>,
-        boost::intrusive::constant_time_size<false>>
-        waiters_;
+    waiter_queue<splice_transfer, &splice_transfer::waiter_hook_> waiters_;
 };
 
 } // namespace spliced::server

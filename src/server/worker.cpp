@@ -25,7 +25,7 @@ worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&
       closer(ring, slots),
       pipes(ring, pipe_slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
             pipe_budget(c, ring)),
-      broker(pipes), buffers(std::move(b)), buffer_queue(&buffers), shard(s), root_fd(root),
+      broker(pipes), buffers(std::move(b)), buffer_queue(buffers), shard(s), root_fd(root),
       header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
       send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),

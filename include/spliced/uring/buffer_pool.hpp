@@ -29,8 +29,6 @@ class buffer_pool {
     std::span<char> buffer(int index) noexcept {
         return {base_ + std::size_t(index) * size_, size_};
     }
-    std::size_t buffer_size() const noexcept { return size_; }
-    unsigned count() const noexcept { return count_; }
 
   private:
     buffer_pool() = default;
