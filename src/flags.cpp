@@ -124,6 +124,10 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "registered buffers per worker for the copy tier (1-65536)")
         ("buffer-size", po::value<std::string>()->value_name("BYTES")->default_value("256k"),
             "size of each registered buffer (4k-16M); buffers x size x threads is pinned memory (LimitMEMLOCK)")
+        ("open-file-cache", po::value<std::string>()->value_name("N")->default_value("10000"),
+            "open files kept per worker with their ready-made headers (0-1000000; 0 disables; at most 3/4 of the fixed slots left for files)")
+        ("open-file-cache-valid", po::value<std::string>()->value_name("DURATION")->default_value("1s"),
+            "how long a cached file is served without checking its path; then one STATX, and a reopen if it was replaced or changed (0ms-1h)")
         ("max-connections", po::value<std::string>()->value_name("N")->default_value("100000"),
             "open connections per process; beyond it new ones wait in the listen backlog (1-10000000)")
         ("header-timeout", po::value<std::string>()->value_name("DURATION")->default_value("10s"),
@@ -194,6 +198,9 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
     cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
     cfg.test_refuse_splice = vm.count("test-refuse-splice") > 0;
+    cfg.open_file_cache = integer_in("open-file-cache", get("open-file-cache"), 0, 1'000'000);
+    cfg.open_file_cache_valid =
+        duration_in("open-file-cache-valid", get("open-file-cache-valid"), milliseconds(0), hour);
     cfg.max_connections = integer_in("max-connections", get("max-connections"), 1, 10'000'000);
     cfg.header_timeout =
         duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);

@@ -79,6 +79,14 @@ constexpr scalar_spec shard_scalars[] = {
      MetricType::Counter, [](const shard& s) { return double(s.sq_full_waits.value()); }},
     {"spliced_ops_in_flight", "Operations submitted and not yet completed.", MetricType::Gauge,
      [](const shard& s) { return double(s.ops_in_flight.value()); }},
+    {"spliced_open_file_cache_hits_total",
+     "File lookups served from the open-file cache (fresh, or confirmed by one STATX).",
+     MetricType::Counter, [](const shard& s) { return double(s.open_file_cache_hits.value()); }},
+    {"spliced_open_file_cache_misses_total",
+     "File lookups that had to open the file (not cached, or changed on disk).",
+     MetricType::Counter, [](const shard& s) { return double(s.open_file_cache_misses.value()); }},
+    {"spliced_open_file_cache_entries", "Files held open in the open-file caches now.",
+     MetricType::Gauge, [](const shard& s) { return double(s.open_file_cache_entries.value()); }},
 };
 
 std::string_view method_name(std::size_t m) noexcept {

@@ -51,15 +51,14 @@ metrics::method_label label_of(http::method m) noexcept {
 connection::connection(worker_state& w, int socket_fd) noexcept
     : w_(w), fd_(socket_fd),
       in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
-      in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes),
-      opener_(w.ring, w.slots, w.closer, w.root_fd, *this),
+      in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes), opener_(w, *this),
       splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice),
       copy_(w.ring, w.buffer_queue, *this) {}
 
 connection::~connection() {
     release_file();
     if (original_)
-        w_.closer.close(original_->slot);
+        w_.release(*original_);
     ::close(fd_);
 }
 
@@ -202,9 +201,9 @@ void connection::begin_request(bool parsed) noexcept {
 }
 
 void connection::release_file() noexcept {
-    if (file_slot_) {
-        w_.closer.close(*file_slot_);
-        file_slot_.reset();
+    if (file_) {
+        w_.release(*file_);
+        file_.reset();
     }
 }
 
@@ -238,7 +237,7 @@ void connection::close_now() noexcept {
     if (!splice_.busy() && !copy_.busy())
         release_file();
     if (original_) { // no operation refers to it: only the sibling's open can be in flight
-        w_.closer.close(original_->slot);
+        w_.release(*original_);
         original_.reset();
     }
     // Every operation on the socket ends promptly once it is shut down; the worker frees this

@@ -92,7 +92,7 @@ class connection final : private open_client, private transfer_client {
     bool tried_index_ = false;
     std::optional<opened_file> original_; // held open while its precompressed siblings are tried
     std::size_t next_encoding_ = 0;       // next entry of cfg.precompressed to try
-    std::optional<unsigned> file_slot_;
+    std::optional<opened_file> file_;     // being served; released when the response ends
     std::uint64_t request_start_ns_ = 0;
     unsigned status_code_ = 0;
     std::uint64_t body_sent_ = 0; // body bytes the kernel took for the current response

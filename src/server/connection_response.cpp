@@ -17,7 +17,7 @@ namespace spliced::server {
 void connection::file_opened(result<opened_file> file) noexcept {
     if (state_ == state::closing) {
         if (file)
-            w_.closer.close(file->slot);
+            w_.release(*file);
         return;
     }
     if (original_) {
@@ -31,7 +31,7 @@ void connection::file_opened(result<opened_file> file) noexcept {
                                                      : http::status_from_errno(err));
         return;
     }
-    const auto mode = file->stat.stx_mode;
+    const auto mode = file->mode;
     if (S_ISREG(mode)) {
         if (!w_.cfg.precompressed.empty() && reader_.head().accept_encoding) {
             original_ = *file;
@@ -42,7 +42,7 @@ void connection::file_opened(result<opened_file> file) noexcept {
         serve_file(*file);
         return;
     }
-    w_.closer.close(file->slot);
+    w_.release(*file);
     if (!S_ISDIR(mode) || tried_index_) {
         respond_simple(http::status::not_found); // FIFOs, devices, sockets are never served
         return;
@@ -81,36 +81,40 @@ void connection::try_next_sibling() noexcept {
 }
 
 void connection::sibling_opened(result<opened_file> sibling) noexcept {
-    const auto& original = original_->stat.stx_mtime;
-    if (sibling && S_ISREG(sibling->stat.stx_mode) &&
-        std::pair(sibling->stat.stx_mtime.tv_sec, sibling->stat.stx_mtime.tv_nsec) >=
-            std::pair(original.tv_sec, original.tv_nsec)) {
-        w_.closer.close(original_->slot);
+    const auto& original = original_->entry->headers.id;
+    if (sibling && sibling->entry &&
+        std::pair(sibling->entry->headers.id.mtime_sec, sibling->entry->headers.id.mtime_nsec) >=
+            std::pair(original.mtime_sec, original.mtime_nsec)) {
+        w_.release(*original_);
         original_.reset();
         serve_file(*sibling, w_.cfg.precompressed[next_encoding_ - 1].first);
         return;
     }
     if (sibling)
-        w_.closer.close(sibling->slot); // older than the original, or not a regular file
+        w_.release(*sibling); // older than the original, or not a regular file
     try_next_sibling();
 }
 
 // ---- head ----------------------------------------------------------------------------------
 
 void connection::serve_file(const opened_file& file, std::string_view encoding) noexcept {
-    file_slot_ = file.slot;
-    const auto id = fs::identity_of(file.stat);
-    // An encoded representation gets its own validator: "<size>-<mtime>-br".
-    std::string etag(fs::make_etag(id).view());
+    file_ = file;
+    const auto& headers = file.entry->headers; // made once, when the file was opened
+    const auto& id = headers.id;
+    std::string_view etag = headers.tag.view();
+    std::string_view mime = headers.mime;
+    std::string encoded_etag;
     if (!encoding.empty()) {
-        etag.pop_back();
-        etag.push_back('-');
-        etag.append(encoding);
-        etag.push_back('"');
+        // An encoded representation gets its own validator, "<size>-<mtime>-br", and the type of
+        // the file it encodes (not of FILE.br).
+        encoded_etag.assign(etag.substr(0, etag.size() - 1));
+        encoded_etag.push_back('-');
+        encoded_etag.append(encoding);
+        encoded_etag.push_back('"');
+        etag = encoded_etag;
+        mime = http::mime_type_for(path_.relative);
     }
-    const auto modified = fs::last_modified(id);
-    const http::file_facts facts{id.size, etag, id.mtime_sec, http::view(modified),
-                                 http::mime_type_for(path_.relative)};
+    const http::file_facts facts{id.size, etag, id.mtime_sec, http::view(headers.modified), mime};
     // A boundary is only ever needed for a multipart answer to a Range request.
     const std::string boundary = reader_.head().range ? w_.new_boundary() : std::string();
     response_ = http::plan_file_response(reader_.head(), facts, w_.cfg.max_ranges, boundary);
@@ -223,10 +227,10 @@ void connection::send_body() noexcept {
 void connection::start_range(const http::byte_range& range) noexcept {
     if (w_.cfg.transfer == transfer_mode::copy) {
         tier_ = metrics::tier::copy;
-        copy_.start(fd_, *file_slot_, range.first, range.length());
+        copy_.start(fd_, file_->slot, range.first, range.length());
     } else {
         tier_ = metrics::tier::splice;
-        splice_.start(fd_, *file_slot_, range.first, range.length());
+        splice_.start(fd_, file_->slot, range.first, range.length());
     }
 }
 
@@ -246,7 +250,7 @@ void connection::transfer_done(transfer_end end) noexcept {
         w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::splice_refused)].add();
         tier_ = metrics::tier::copy;
         const auto& range = response_.ranges[part_];
-        copy_.start(fd_, *file_slot_, range.first, range.length());
+        copy_.start(fd_, file_->slot, range.first, range.length());
         return;
     }
     if (end == transfer_end::complete) {

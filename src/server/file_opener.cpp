@@ -1,27 +1,72 @@
 #include "file_opener.hpp"
 
 #include "spliced/fs/root.hpp"
+#include "worker_state.hpp"
 
 #include <array>
 #include <fcntl.h>
+#include <new>
+#include <sys/stat.h>
+#include <utility>
 
 namespace spliced::server {
 
-file_opener::file_opener(uring::ring& r, uring::slot_allocator& slots, uring::slot_closer& closer,
-                         int root_fd, open_client& client) noexcept
-    : ring_(&r), slots_(&slots), closer_(&closer), root_fd_(root_fd), client_(&client) {}
+namespace {
+
+constexpr unsigned statx_mask = STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME;
+
+// Cached entries evicted at once when the fixed table has no slot left for an open.
+constexpr std::size_t shed_on_full_table = 64;
+
+} // namespace
 
 bool file_opener::busy() const noexcept {
-    return open_op_.in_flight() || statx_op_.in_flight() || install_op_.in_flight() ||
-           close_op_.in_flight();
+    return check_op_.in_flight() || open_op_.in_flight() || statx_op_.in_flight() ||
+           install_op_.in_flight() || close_op_.in_flight();
 }
 
 void file_opener::open(std::string relative) noexcept {
     path_ = std::move(relative);
+    auto found = w_->files.find(path_, w_->now_ns);
+    if (!found.file) {
+        w_->shard.open_file_cache_misses.add();
+        open_path();
+        return;
+    }
+    if (found.fresh) {
+        w_->shard.open_file_cache_hits.add();
+        client_->file_opened(opened_file{found.file->slot, S_IFREG, found.file});
+        return;
+    }
+    // Older than the validity window: does the path still name this version? Following symlinks
+    // here is safe: only an identical device and inode is ever served from the cache, and anything
+    // else is reopened beneath the root.
+    checking_ = found.file;
+    io_uring_prep_statx(&check_op_.sqe(), w_->root_fd, path_.c_str(), AT_STATX_SYNC_AS_STAT,
+                        statx_mask, &stat_);
+    w_->ring.push(check_op_);
+}
+
+void file_opener::on_check(int res, std::uint32_t) noexcept {
+    auto& entry = *std::exchange(checking_, nullptr);
+    if (res == 0 && fs::same_version(entry.headers.id, entry.dev, stat_)) {
+        w_->files.confirm(entry, w_->now_ns);
+        w_->shard.open_file_cache_hits.add();
+        client_->file_opened(opened_file{entry.slot, S_IFREG, &entry});
+        return;
+    }
+    // Replaced, rewritten or gone: nobody new gets the old version; its users keep theirs.
+    w_->files.invalidate(entry);
+    w_->files.release(entry);
+    w_->shard.open_file_cache_misses.add();
+    open_path();
+}
+
+void file_opener::open_path() noexcept {
     statx_res_ = install_res_ = 0;
     how_ = fs::file_open_how();
-    io_uring_prep_openat2(&open_op_.sqe(), root_fd_, path_.c_str(), &how_);
-    ring_->push(open_op_);
+    io_uring_prep_openat2(&open_op_.sqe(), w_->root_fd, path_.c_str(), &how_);
+    w_->ring.push(open_op_);
 }
 
 void file_opener::on_open(int res, std::uint32_t) noexcept {
@@ -30,23 +75,25 @@ void file_opener::on_open(int res, std::uint32_t) noexcept {
         return;
     }
     plain_fd_ = res;
-    auto slot = slots_->acquire();
+    auto slot = w_->slots.acquire();
     if (!slot) {
-        // The fixed table is full: close the descriptor, answer 503.
+        // The fixed table is full: close the descriptor and answer 503, and make room for the
+        // requests after this one by evicting idle cached files.
+        w_->files.shed(shed_on_full_table);
         no_slot_ = true;
         io_uring_prep_close(&close_op_.sqe(), plain_fd_);
         pending_ = 1;
-        ring_->push(close_op_);
+        w_->ring.push(close_op_);
         return;
     }
     slot_ = *slot;
     io_uring_prep_statx(&statx_op_.sqe(), plain_fd_, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
-                        STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME, &stat_);
+                        statx_mask, &stat_);
     io_uring_prep_files_update(&install_op_.sqe(), &plain_fd_, 1, static_cast<int>(slot_));
     io_uring_prep_close(&close_op_.sqe(), plain_fd_);
     pending_ = 3;
     std::array<uring::operation*, 3> chain{&statx_op_, &install_op_, &close_op_};
-    ring_->push_chain(chain, /*hard=*/true);
+    w_->ring.push_chain(chain, /*hard=*/true);
 }
 
 void file_opener::on_statx(int res, std::uint32_t) noexcept {
@@ -73,16 +120,28 @@ void file_opener::maybe_finish() noexcept {
         return;
     }
     if (install_res_ < 0) {
-        slots_->release(slot_); // nothing was installed
+        w_->slots.release(slot_); // nothing was installed
         client_->file_opened(errno_code(-install_res_));
         return;
     }
     if (statx_res_ < 0) {
-        closer_->close(slot_);
+        w_->closer.close(slot_);
         client_->file_opened(errno_code(-statx_res_));
         return;
     }
-    client_->file_opened(opened_file{slot_, stat_});
+    if (!S_ISREG(stat_.stx_mode)) { // a directory (index, redirect) or something never served
+        client_->file_opened(opened_file{slot_, stat_.stx_mode, nullptr});
+        return;
+    }
+    fs::open_file_cache::entry* entry = nullptr;
+    try {
+        entry = &w_->files.insert(path_, slot_, stat_, w_->now_ns);
+    } catch (const std::bad_alloc&) {
+        w_->closer.close(slot_);
+        client_->file_opened(errno_code(ENOMEM));
+        return;
+    }
+    client_->file_opened(opened_file{slot_, stat_.stx_mode, entry});
 }
 
 } // namespace spliced::server

@@ -1,13 +1,17 @@
 #pragma once
-// Opens one file in the ring: OPENAT2 beneath the root, then STATX of exactly that descriptor,
-// FILES_UPDATE into a fixed slot and CLOSE of the plain descriptor, hard-linked so that all three
-// run in order whatever fails (DESIGN.md §6). The caller owns the slot it gets back.
+// Opens one file for a connection, through the worker's open-file cache (DESIGN.md §6).
+//
+// - A cached entry checked within --open-file-cache-valid is handed over at once: no system call.
+// - An older one is revalidated with one STATX of the path; if the path still names the same
+//   version (device, inode, size, mtime) it is handed over, otherwise it leaves the cache and the
+//   file is opened afresh.
+// - A miss is OPENAT2 beneath the root, then STATX of exactly that descriptor, FILES_UPDATE into a
+//   fixed slot and CLOSE of the plain descriptor, hard-linked so that all three run in order
+//   whatever fails. Regular files then enter the cache.
 
 #include "spliced/core/result.hpp"
+#include "spliced/fs/open_file_cache.hpp"
 #include "spliced/uring/operation.hpp"
-#include "spliced/uring/ring.hpp"
-#include "spliced/uring/slot_allocator.hpp"
-#include "spliced/uring/slot_closer.hpp"
 
 #include <linux/openat2.h>
 #include <linux/stat.h>
@@ -15,13 +19,19 @@
 
 namespace spliced::server {
 
+struct worker_state;
+
 struct opened_file {
-    unsigned slot = 0;    // fixed-file index holding the file; the receiver must close it
-    struct statx stat {}; // of the very descriptor in `slot`
+    unsigned slot = 0; // fixed-file index holding the file
+    std::uint32_t mode = 0;
+    // Regular files: the cache entry that owns `slot` and knows the file's headers. Anything else
+    // (a directory) has none, and its receiver closes `slot`. Either way: worker_state::release.
+    fs::open_file_cache::entry* entry = nullptr;
 };
 
 class open_client {
   public:
+    // May be called from within open() (a fresh cache hit).
     virtual void file_opened(result<opened_file> file) noexcept = 0;
 
   protected:
@@ -30,27 +40,25 @@ class open_client {
 
 class file_opener {
   public:
-    file_opener(uring::ring& r, uring::slot_allocator& slots, uring::slot_closer& closer,
-                int root_fd, open_client& client) noexcept;
+    file_opener(worker_state& w, open_client& client) noexcept : w_(&w), client_(&client) {}
 
     // `relative` must be a normalized path (http::normalize_target); at most one open at a time.
     void open(std::string relative) noexcept;
     bool busy() const noexcept;
 
   private:
+    void open_path() noexcept;
+    void on_check(int res, std::uint32_t) noexcept;
     void on_open(int res, std::uint32_t) noexcept;
     void on_statx(int res, std::uint32_t) noexcept;
     void on_install(int res, std::uint32_t) noexcept;
     void on_close(int res, std::uint32_t) noexcept;
     void maybe_finish() noexcept;
 
-    uring::ring* ring_;
-    uring::slot_allocator* slots_;
-    uring::slot_closer* closer_;
-    int root_fd_;
+    worker_state* w_;
     open_client* client_;
 
-    std::string path_;  // read by the kernel while OPENAT2 is in flight
+    std::string path_;  // read by the kernel while OPENAT2 or the revalidating STATX is in flight
     open_how how_{};    // likewise
     int plain_fd_ = -1; // from OPENAT2; FILES_UPDATE reads it, CLOSE ends it
     unsigned slot_ = 0;
@@ -59,7 +67,10 @@ class file_opener {
     int install_res_ = 0;
     bool no_slot_ = false; // the fixed table was full: only the CLOSE was submitted
     int pending_ = 0;      // CQEs still expected from the statx/install/close chain
+    fs::open_file_cache::entry* checking_ = nullptr; // the entry being revalidated (referenced)
 
+    uring::member_operation<file_opener, &file_opener::on_check> check_op_{uring::op_kind::statx,
+                                                                           *this};
     uring::member_operation<file_opener, &file_opener::on_open> open_op_{uring::op_kind::openat,
                                                                          *this};
     uring::member_operation<file_opener, &file_opener::on_statx> statx_op_{uring::op_kind::statx,

@@ -108,10 +108,13 @@ int run(const config& cfg) {
     // Once, what the kernel granted: operators compare this with what they asked for.
     std::fprintf(stderr,
                  "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
-                 "%u registered buffers of %zu bytes, io-wq bound %u+%u; transfer %s\n",
+                 "%u registered buffers of %zu bytes, io-wq bound %u+%u, open-file cache %zu "
+                 "entries valid %lld ms; transfer %s\n",
                  cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
                  cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files,
                  cfg.buffers, cfg.buffer_size, cfg.iowq_workers, cfg.iowq_workers,
+                 workers.front()->open_file_cache_entries(),
+                 static_cast<long long>(cfg.open_file_cache_valid.count()),
                  cfg.transfer == transfer_mode::copy     ? "copy"
                  : cfg.transfer == transfer_mode::splice ? "splice"
                                                          : "auto");

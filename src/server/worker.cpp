@@ -18,11 +18,23 @@ static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
     return std::min(c.max_pipes, r.registered_files() / 4);
 }
 
+// Cached files may hold at most three quarters of the slots left for files, so that opens in
+// progress and files evicted while still being sent always find room.
+std::size_t open_file_cache_capacity(const config& c, std::size_t file_slots) noexcept {
+    return std::min(c.open_file_cache, file_slots - file_slots / 4);
+}
+
+static void close_cached_slot(void* closer, unsigned slot) noexcept {
+    static_cast<uring::slot_closer*>(closer)->close(slot);
+}
+
 worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&& b,
                            metrics::shard& s, int root, int log_fd) noexcept
     : cfg(c), ring(std::move(r)), slots(ring.registered_files() - 2 * pipe_budget(c, ring)),
       pipe_slots(2 * pipe_budget(c, ring), ring.registered_files() - 2 * pipe_budget(c, ring)),
       closer(ring, slots),
+      files(open_file_cache_capacity(c, slots.available()),
+            std::uint64_t(c.open_file_cache_valid.count()) * 1'000'000, close_cached_slot, &closer),
       pipes(ring, pipe_slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
             pipe_budget(c, ring)),
       broker(pipes), buffers(std::move(b)), buffer_queue(buffers), shard(s), root_fd(root),
@@ -60,6 +72,7 @@ class worker::loop {
     }
 
     void run() noexcept;
+    std::size_t open_file_cache_entries() const noexcept { return state_.files.capacity(); }
 
   private:
     // One multishot accept per listener, and the cancel that pauses it.
@@ -111,8 +124,9 @@ void worker::loop::run() noexcept {
     arm_wake();
     arm_accepts();
     while (true) {
-        state_.ring.run_once(next_wait());
-        tick();
+        state_.ring.submit_and_wait(next_wait());
+        tick(); // before the completions: they arm deadlines and check cache ages against it
+        state_.ring.reap();
         if (owner_.stop_requested_.load(std::memory_order_acquire) && !stopping_) {
             stopping_ = true;
             state_.draining = true;
@@ -143,6 +157,7 @@ void worker::loop::run() noexcept {
         owner_.shard_.submit_calls.mirror(stats.submit_calls);
         owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
         owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
+        owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
     }
     cancel_everything();
 }
@@ -314,6 +329,7 @@ result<void> worker::start() {
         }
         setup_mode_ = r->setup_mode();
         loop l(*this, std::move(*r), std::move(*buffers));
+        open_file_cache_entries_ = l.open_file_cache_entries();
         ready.set_value(result<void>{});
         l.run();
         finished_.store(true, std::memory_order_release);

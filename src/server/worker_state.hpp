@@ -6,6 +6,7 @@
 #include "connection.hpp"
 #include "copy_transfer.hpp"
 #include "splice_transfer.hpp"
+#include "spliced/fs/open_file_cache.hpp"
 #include "spliced/http/date.hpp"
 #include "spliced/metrics/shard.hpp"
 #include "spliced/server/config.hpp"
@@ -33,6 +34,7 @@ struct worker_state {
     uring::slot_allocator slots;      // for files: the table minus the pipes' share
     uring::slot_allocator pipe_slots; // reserved for pipes, so open files can never starve them
     uring::slot_closer closer;
+    fs::open_file_cache files; // its slots come from `slots` and go back through `closer`
     uring::pipe_pool pipes;
     pipe_broker broker;
     uring::buffer_pool buffers;
@@ -56,6 +58,14 @@ struct worker_state {
     bool draining = false;
 
     void schedule_free(connection& c) { closing.push_back(&c); }
+
+    // Done with a file from file_opener: a cached file loses a reference, anything else closes.
+    void release(const opened_file& f) noexcept {
+        if (f.entry)
+            files.release(*f.entry);
+        else
+            closer.close(f.slot);
+    }
 
     // A fresh multipart boundary: 20 random hex digits, never found in a part header.
     std::string new_boundary() {

@@ -139,7 +139,7 @@ void ring::flush_pending() noexcept {
     pending_tail_ = nullptr;
 }
 
-unsigned ring::run_once(std::chrono::nanoseconds max_wait) noexcept {
+void ring::submit_and_wait(std::chrono::nanoseconds max_wait) noexcept {
     flush_pending();
     // Work that did not fit waits in order; submit what is in the SQ to make room, without waiting.
     while (pending_head_) {
@@ -156,7 +156,9 @@ unsigned ring::run_once(std::chrono::nanoseconds max_wait) noexcept {
     ++stats_.submit_calls;
     // -ETIME (timeout), -EINTR (signal) and -EBUSY (CQ overflow backlog) all mean: reap and go on.
     (void)io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+}
 
+unsigned ring::reap() noexcept {
     unsigned head = 0;
     unsigned reaped = 0;
     io_uring_cqe* cqe = nullptr;

@@ -57,6 +57,7 @@ class Serving(ServerTest):
         time.sleep(0.01)
         tmp = self.write("small.tmp", self.small)  # same size, new mtime
         os.rename(tmp, os.path.join(self.root, "small.txt"))
+        time.sleep(1.1)  # past --open-file-cache-valid (1s): the path is checked again
         _, second, _ = self.server.get("/small.txt")
         self.assertNotEqual(first["etag"], second["etag"])
 

@@ -170,6 +170,8 @@ class SpliceRefused(ServerTest):
 
 class FileChanges(ServerTest):
     SIZE = 64 << 20
+    # Every lookup checks the path again (test_open_file_cache.py covers the validity window).
+    server_args = ("--open-file-cache-valid", "0ms")
 
     def populate(self, root):
         self.data = offset_pattern(self.SIZE)
@@ -210,8 +212,9 @@ class FileChanges(ServerTest):
 
 
 class OutOfDescriptors(ServerTest):
-    """With a tiny fixed-file table, requests beyond it get 503 + Retry-After, never a hang."""
-    server_args = ("--registered-files", "64")
+    """With a tiny fixed-file table, requests beyond it get 503 + Retry-After, never a hang.
+    Without the open-file cache every transfer holds a slot of its own."""
+    server_args = ("--registered-files", "64", "--open-file-cache", "0")
     threads = 1
 
     def populate(self, root):

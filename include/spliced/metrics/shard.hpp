@@ -84,6 +84,9 @@ struct shard {
     counter sqes_submitted;
     counter submit_calls;
     counter sq_full_waits;
+    counter open_file_cache_hits;
+    counter open_file_cache_misses;
+    gauge open_file_cache_entries;
     gauge ops_in_flight;
     std::array<latency_histogram, uring::op_kind_count> completion_latency;
     latency_histogram request_duration;

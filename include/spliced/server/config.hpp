@@ -31,7 +31,9 @@ struct config {
     unsigned iowq_workers = 2;           // per worker, bounded and unbounded each
     unsigned buffers = 256;              // registered buffers per worker (copy tier)
     std::size_t buffer_size = 256 << 10; // bytes each
-    bool test_refuse_splice = false;     // test hook: every splice behaves as if refused (EINVAL)
+    std::size_t open_file_cache = 10000; // entries per worker; 0 disables
+    std::chrono::milliseconds open_file_cache_valid{1000};
+    bool test_refuse_splice = false; // test hook: every splice behaves as if refused (EINVAL)
     transfer_mode transfer = transfer_mode::automatic;
     std::uint64_t max_connections = 100000; // per process
     std::size_t max_header_bytes = 8192;

@@ -37,6 +37,8 @@ class worker {
     const metrics::shard& shard() const noexcept { return shard_; }
     // The io_uring setup flags in force (valid after start()).
     const std::string& setup_mode() const noexcept { return setup_mode_; }
+    // Open-file cache entries this worker may hold (valid after start()).
+    std::size_t open_file_cache_entries() const noexcept { return open_file_cache_entries_; }
     // What start() was doing when it failed.
     const std::string& failure() const noexcept { return failure_; }
 
@@ -54,6 +56,7 @@ class worker {
     std::atomic<bool> finished_{false};
     metrics::shard shard_;
     std::string setup_mode_;
+    std::size_t open_file_cache_entries_ = 0;
     std::string failure_;
     std::thread thread_;
 };

@@ -51,8 +51,15 @@ class ring {
     void push_chain(std::span<operation* const> ops, bool hard) noexcept;
 
     // One loop turn: move queued ops into the SQ, one io_uring_submit_and_wait_timeout, then reap
-    // every available CQE in a batch. Returns the number of CQEs handled.
-    unsigned run_once(std::chrono::nanoseconds max_wait) noexcept;
+    // every available CQE in a batch. Returns the number of CQEs handled. A loop that keeps a clock
+    // calls the two halves itself and reads the time between them, so that completions see the
+    // time they arrived rather than the time the wait began.
+    unsigned run_once(std::chrono::nanoseconds max_wait) noexcept {
+        submit_and_wait(max_wait);
+        return reap();
+    }
+    void submit_and_wait(std::chrono::nanoseconds max_wait) noexcept;
+    unsigned reap() noexcept;
 
     void set_observer(completion_observer observer, void* context) noexcept {
         observer_ = observer;
