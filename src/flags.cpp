@@ -198,6 +198,10 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
     cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
     cfg.test_refuse_splice = vm.count("test-refuse-splice") > 0;
+    if (vm.count("auto-small-max"))
+        cfg.auto_small_max = size_in("auto-small-max", get("auto-small-max"), 0, 16u << 20);
+    if (vm.count("auto-copy-max"))
+        cfg.auto_copy_max = size_in("auto-copy-max", get("auto-copy-max"), 0, 1ull << 40);
     cfg.open_file_cache = integer_in("open-file-cache", get("open-file-cache"), 0, 1'000'000);
     cfg.open_file_cache_valid =
         duration_in("open-file-cache-valid", get("open-file-cache-valid"), milliseconds(0), hour);
@@ -258,9 +262,11 @@ parsed_flags parse_flags(int argc, char** argv) {
     parsed_flags out;
     const std::uint64_t fd_limit = server::raise_fd_limit();
     const auto opts = describe_options(fd_limit);
-    // Not in --help: lets the test suite exercise the copy fallback on any file system.
+    // Not in --help: lets the test suite exercise the copy fallback on any file system, and the
+    // tier benchmark (perf/tiers.sh) move auto's cut-overs.
     po::options_description hidden;
-    hidden.add_options()("test-refuse-splice", "");
+    hidden.add_options()("test-refuse-splice", "")("auto-small-max", po::value<std::string>())(
+        "auto-copy-max", po::value<std::string>());
     po::options_description all;
     all.add(opts).add(hidden);
     po::positional_options_description positional;

@@ -61,7 +61,9 @@ class connection final : private open_client, private transfer_client {
     void on_send(int res, std::uint32_t) noexcept;
     void send_body() noexcept;
     void start_range(const http::byte_range& range) noexcept;
+    bool start_small() noexcept;
     void transfer_progress(std::uint64_t bytes) noexcept override;
+    void head_progress(std::uint64_t bytes) noexcept override;
     void transfer_done(transfer_end end) noexcept override;
     void finish_response() noexcept;
     void release_file() noexcept;

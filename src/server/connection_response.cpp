@@ -143,7 +143,26 @@ void connection::serve_file(const opened_file& file, std::string_view encoding) 
         extra += http::content_disposition_attachment(path_.relative);
     http::write_file_head(head_, response_, facts, http::view(w_.date), keep_alive_, version_,
                           extra);
-    send_head(method_ == http::method::get && !response_.ranges.empty());
+    const bool body = method_ == http::method::get && !response_.ranges.empty();
+    if (!body || !start_small())
+        send_head(body);
+}
+
+// The small tier, where auto picks it: one range whose bytes fit one buffer beside the head go out
+// with the head in a single SEND (copy_transfer reads them in right after it).
+bool connection::start_small() noexcept {
+    if (w_.cfg.transfer != transfer_mode::automatic || response_.ranges.size() != 1 ||
+        !response_.pieces.empty())
+        return false;
+    const auto total = head_.bytes().size() + response_.ranges.front().length();
+    if (total > std::min(w_.cfg.auto_small_max, w_.cfg.buffer_size))
+        return false;
+    state_ = state::sending_body;
+    tier_ = metrics::tier::small;
+    w_.send_deadlines.arm(*this, w_.now_ns);
+    const auto& range = response_.ranges.front();
+    copy_.start(fd_, file_->slot, range.first, range.length(), head_.bytes());
+    return true;
 }
 
 void connection::respond_simple(http::status s, std::string_view extra) noexcept {
@@ -222,10 +241,11 @@ void connection::send_body() noexcept {
     finish_response();
 }
 
-// The tier for this range: copy when asked for, splice otherwise (transfer_done falls back to copy
-// for a file whose file system refuses splice).
+// The tier for this range: copy when asked for (or, under auto, for a body up to auto_copy_max),
+// splice otherwise (transfer_done falls back to copy for a file whose file system refuses splice).
 void connection::start_range(const http::byte_range& range) noexcept {
-    if (w_.cfg.transfer == transfer_mode::copy) {
+    if (w_.cfg.transfer == transfer_mode::copy ||
+        (w_.cfg.transfer == transfer_mode::automatic && range.length() <= w_.cfg.auto_copy_max)) {
         tier_ = metrics::tier::copy;
         copy_.start(fd_, file_->slot, range.first, range.length());
     } else {
@@ -237,6 +257,11 @@ void connection::start_range(const http::byte_range& range) noexcept {
 void connection::transfer_progress(std::uint64_t bytes) noexcept {
     w_.shard.sent_bytes[std::size_t(tier_)].add(bytes);
     body_sent_ += bytes;
+    w_.send_deadlines.arm(*this, w_.now_ns);
+}
+
+void connection::head_progress(std::uint64_t bytes) noexcept {
+    w_.shard.sent_bytes[std::size_t(metrics::tier::head)].add(bytes);
     w_.send_deadlines.arm(*this, w_.now_ns);
 }
 

@@ -27,8 +27,10 @@ void buffer_broker::release(int index) noexcept {
 }
 
 void copy_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,
-                          std::uint64_t length) noexcept {
+                          std::uint64_t length, std::string_view head) noexcept {
     socket_fd_ = socket_fd;
+    head_ = head;
+    head_left_ = 0;
     file_slot_ = file_slot;
     offset_ = offset;
     remaining_ = length;
@@ -50,10 +52,14 @@ void copy_transfer::next_chunk() noexcept {
 void copy_transfer::buffer_ready(int index) noexcept {
     buffer_ = index;
     auto buffer = buffers_->buffer(index);
-    chunk_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining_, buffer.size()));
+    // The caller keeps the head shorter than a buffer (the small tier's condition).
+    head_left_ =
+        static_cast<std::uint32_t>(std::exchange(head_, {}).copy(buffer.data(), buffer.size()));
+    const auto room = buffer.size() - head_left_;
+    chunk_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining_, room));
     auto& sqe = read_op_.sqe();
-    io_uring_prep_read_fixed(&sqe, static_cast<int>(file_slot_), buffer.data(), chunk_, offset_,
-                             index);
+    io_uring_prep_read_fixed(&sqe, static_cast<int>(file_slot_), buffer.data() + head_left_, chunk_,
+                             offset_, index);
     sqe.flags |= IOSQE_FIXED_FILE;
     ring_->push(read_op_);
 }
@@ -72,9 +78,10 @@ void copy_transfer::on_read(int res, std::uint32_t) noexcept {
         return;
     }
     // A short read is not the end: send what came, read on from there.
-    chunk_ = static_cast<std::uint32_t>(res);
-    offset_ += chunk_;
-    remaining_ -= chunk_;
+    const auto read = static_cast<std::uint32_t>(res);
+    offset_ += read;
+    remaining_ -= read;
+    chunk_ = head_left_ + read;
     chunk_sent_ = 0;
     send_rest();
 }
@@ -92,8 +99,16 @@ void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
         finish(transfer_end::client_gone);
         return;
     }
-    chunk_sent_ += static_cast<std::uint32_t>(res);
-    client_->transfer_progress(static_cast<std::uint64_t>(res));
+    auto sent = static_cast<std::uint32_t>(res);
+    chunk_sent_ += sent;
+    if (head_left_ > 0) {
+        const auto head = std::min(sent, head_left_);
+        head_left_ -= head;
+        sent -= head;
+        client_->head_progress(head);
+    }
+    if (sent > 0)
+        client_->transfer_progress(sent);
     if (chunk_sent_ < chunk_) {
         send_rest();
         return;

@@ -3,6 +3,9 @@
 // --transfer copy: READ_FIXED of a chunk into a registered buffer, then SEND of exactly the bytes
 // read. The buffer goes back to the pool after each chunk's send, so transfers share a small pool
 // fairly; when it is empty they wait in FIFO order (backpressure), never fail or allocate.
+//
+// The small tier is the same machinery with the response head in front: the head is copied into
+// the buffer, the body read right after it, and head and body leave in one SEND.
 
 #include "spliced/uring/buffer_pool.hpp"
 #include "spliced/uring/operation.hpp"
@@ -12,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 namespace spliced::server {
 
@@ -22,8 +26,10 @@ class copy_transfer {
     copy_transfer(uring::ring& r, buffer_broker& buffers, transfer_client& client) noexcept
         : ring_(&r), buffers_(&buffers), client_(&client) {}
 
-    void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
-               std::uint64_t length) noexcept;
+    // `head`, if any, goes out in front of the first chunk and must stay valid until the transfer
+    // ends; with a head, a body that fits the buffer beside it is one READ_FIXED and one SEND.
+    void start(int socket_fd, unsigned file_slot, std::uint64_t offset, std::uint64_t length,
+               std::string_view head = {}) noexcept;
     // Stops waiting for a buffer, if it was; ops in flight end when the socket is shut down.
     void abandon() noexcept;
     bool busy() const noexcept { return read_op_.in_flight() || send_op_.in_flight(); }
@@ -45,7 +51,9 @@ class copy_transfer {
     std::uint64_t offset_ = 0;    // next file byte to read
     std::uint64_t remaining_ = 0; // file bytes not yet read
     int buffer_ = -1;             // index of the held buffer, -1 when none
-    std::uint32_t chunk_ = 0;     // bytes read into the buffer
+    std::string_view head_;       // not yet copied into a buffer
+    std::uint32_t head_left_ = 0; // head bytes in the buffer not yet sent
+    std::uint32_t chunk_ = 0;     // bytes in the buffer to send (head bytes included)
     std::uint32_t chunk_sent_ = 0;
     waiter_hook waiter_hook_; // linked while waiting in buffer_broker
 

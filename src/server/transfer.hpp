@@ -16,7 +16,9 @@ enum class transfer_end {
 
 class transfer_client {
   public:
-    virtual void transfer_progress(std::uint64_t bytes) noexcept = 0; // bytes the socket took
+    virtual void transfer_progress(std::uint64_t bytes) noexcept = 0; // body bytes the socket took
+    // Head bytes the socket took, when the tier sends the head with the body (the small tier).
+    virtual void head_progress(std::uint64_t bytes) noexcept = 0;
     virtual void transfer_done(transfer_end end) noexcept = 0;
 
   protected:

@@ -148,6 +148,79 @@ class CopyTier(ServerTest):
         self.assertRegex(rings[0], r"UserBufs:\s*2\b")
 
 
+class SmallTier(ServerTest):
+    """auto sends a body that fits one buffer beside its head in the same SEND as the head: one
+    READ_FIXED into the buffer after the head, one SEND, no splice."""
+    BUFFER = 8192
+    server_args = ("--transfer", "auto", "--buffers", "2", "--buffer-size", str(BUFFER),
+                   "--auto-small-max", "1M")
+    threads = 1
+
+    def populate(self, root):
+        self.small = offset_pattern(1000)
+        self.write("small.bin", self.small)
+        self.edge = offset_pattern(self.BUFFER - 200)  # fits alone, not beside a ~250-byte head
+        self.write("edge.bin", self.edge)
+        self.files = {"/s%d.bin" % i: os.urandom(100 + 997 * i) for i in range(8)}
+        for name, data in self.files.items():
+            self.write(name[1:], data)
+
+    def counts(self, m):
+        ops = ("send", "read", "splice")
+        return {op: m.get('spliced_completion_latency_seconds_count{op="%s"}' % op, 0) for op in ops}
+
+    def test_head_and_body_leave_in_one_send(self):
+        s = self.server.connect()
+        s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb", buffering=0)
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += f.read(1)
+        body = read_exactly(f, 1000)
+        s.close()
+        self.assertEqual(body, self.small)
+        m = self.server.metrics_when(lambda m: m['spliced_sent_bytes_total{tier="small"}'] >= 1000)
+        self.assertEqual(m['spliced_sent_bytes_total{tier="small"}'], 1000)
+        self.assertEqual(m['spliced_sent_bytes_total{tier="head"}'], len(head))
+        self.assertEqual(m['spliced_sent_bytes_total{tier="splice"}'], 0)
+        self.assertEqual(self.counts(m), {"send": 1, "read": 1, "splice": 0})
+
+    def test_body_that_does_not_fit_beside_the_head_splices(self):
+        status, _, body = self.server.get("/edge.bin")
+        self.assertEqual((status, body), (200, self.edge))
+        m = self.server.metrics_when(lambda m: m['spliced_sent_bytes_total{tier="splice"}'] >= len(self.edge))
+        self.assertEqual(m['spliced_sent_bytes_total{tier="splice"}'], len(self.edge))
+        self.assertEqual(m['spliced_sent_bytes_total{tier="small"}'], 0)
+
+    def test_single_range_is_small_and_multipart_is_not(self):
+        status, h, body = self.server.get("/small.bin", headers={"Range": "bytes=100-199"})
+        self.assertEqual((status, body, h["content-range"]), (206, self.small[100:200], "bytes 100-199/1000"))
+        m = self.server.metrics_when(lambda m: m['spliced_sent_bytes_total{tier="small"}'] >= 100)
+        self.assertEqual(m['spliced_sent_bytes_total{tier="small"}'], 100)
+        status, h, body = self.server.get("/small.bin", headers={"Range": "bytes=0-9,20-29"})
+        self.assertEqual(status, 206)
+        self.assertIn(self.small[20:30], body)
+        m = self.server.metrics_when(lambda m: m['spliced_sent_bytes_total{tier="splice"}'] >= 20)
+        self.assertEqual(m['spliced_sent_bytes_total{tier="small"}'], 100)
+
+    def test_head_request_and_pipelining(self):
+        self.assertEqual(self.server.get("/small.bin", method="HEAD")[2], b"")
+        s = self.server.connect()
+        s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 3 +
+                  b"GET /s1.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        f = s.makefile("rb", buffering=0)
+        for expected in (self.small, self.small, self.small, self.files["/s1.bin"]):
+            code, headers = read_response(f)
+            self.assertEqual(code, 200)
+            self.assertEqual(read_exactly(f, int(headers["content-length"])), expected)
+        self.assertEqual(f.read(), b"")
+        s.close()
+
+    def test_64_downloads_wait_for_2_buffers(self):
+        checks = {name: (lambda body, data=data: body == data) for name, data in self.files.items()}
+        self.assertEqual(concurrent_downloads(self.server, 64, checks), [])
+
+
 class SpliceRefused(ServerTest):
     """A file system that refuses splice (simulated by a test-only flag): auto falls back to the
     copy tier for the file, counts it, and the client sees exactly the same response."""
