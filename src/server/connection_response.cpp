@@ -148,14 +148,15 @@ void connection::serve_file(const opened_file& file, std::string_view encoding) 
         send_head(body);
 }
 
-// The small tier, where auto picks it: one range whose bytes fit one buffer beside the head go out
-// with the head in a single SEND (copy_transfer reads them in right after it).
+// The small tier, where auto picks it: one range of at most auto_small_max bytes that fits one
+// buffer beside the head goes out with the head in a single SEND (copy_transfer reads it in right
+// after the head).
 bool connection::start_small() noexcept {
     if (w_.cfg.transfer != transfer_mode::automatic || response_.ranges.size() != 1 ||
         !response_.pieces.empty())
         return false;
-    const auto total = head_.bytes().size() + response_.ranges.front().length();
-    if (total > std::min(w_.cfg.auto_small_max, w_.cfg.buffer_size))
+    const auto length = response_.ranges.front().length();
+    if (length > w_.cfg.auto_small_max || head_.bytes().size() + length > w_.cfg.buffer_size)
         return false;
     state_ = state::sending_body;
     tier_ = metrics::tier::small;

@@ -221,6 +221,56 @@ class SmallTier(ServerTest):
         self.assertEqual(concurrent_downloads(self.server, 64, checks), [])
 
 
+class SlowReaders(ServerTest):
+    """256 clients each reading at 100 KiB/s: a slow client never holds a kernel thread. Full
+    sockets answer -EAGAIN and are polled, so the process never has more threads than its workers,
+    the control plane, each ring's bounded io-wq (--iowq-workers, bounded + unbounded) and a few."""
+    CLIENTS = 256
+    RATE = 100 << 10  # bytes per second per client
+    SECONDS = 3
+    IOWQ = 2
+    server_args = ("--iowq-workers", str(IOWQ))
+
+    def populate(self, root):
+        self.data = offset_pattern(8 << 20)
+        self.write("slow.bin", self.data)
+
+    def threads_now(self):
+        return os.listdir("/proc/%d/task" % self.server.pid)
+
+    def test_thread_count_stays_bounded(self):
+        got = {}
+        for _ in range(self.CLIENTS):
+            s = self.server.connect()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 10)
+            s.sendall(b"GET /slow.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.setblocking(False)
+            got[s] = bytearray()
+        tick = 0.1
+        most = len(self.threads_now())
+        deadline = time.time() + self.SECONDS
+        while time.time() < deadline:
+            start = time.time()
+            for s, buf in got.items():  # each client takes its 10 KiB for this tick, no more
+                try:
+                    buf += s.recv(int(self.RATE * tick))
+                except BlockingIOError:
+                    pass
+            most = max(most, len(self.threads_now()))
+            time.sleep(max(0.0, tick - (time.time() - start)))
+        for s in got:
+            s.close()
+
+        bound = 1 + self.threads + self.threads * 2 * self.IOWQ + 4
+        self.assertLessEqual(most, bound, "threads: %d, bound %d" % (most, bound))
+        # Every client was being served all along, at the pace it read.
+        for buf in got.values():
+            head, _, body = bytes(buf).partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+            self.assertGreater(len(body), self.RATE * self.SECONDS // 3)
+            self.assertEqual(body, self.data[:len(body)])
+
+
 class SpliceRefused(ServerTest):
     """A file system that refuses splice (simulated by a test-only flag): auto falls back to the
     copy tier for the file, counts it, and the client sees exactly the same response."""
