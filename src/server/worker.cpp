@@ -9,6 +9,7 @@
 #include <cstring>
 #include <future>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace spliced::server {
@@ -16,6 +17,24 @@ namespace spliced::server {
 // Pipes per worker: --max-pipes (1024), at most a quarter of the fixed table (two slots each).
 static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
     return std::min(c.max_pipes, r.registered_files() / 4);
+}
+
+// The registered-buffer pool. The default (256 × 256 KiB per worker) needs more locked memory than
+// an unprivileged user gets by default (RLIMIT_MEMLOCK and systemd's LimitMEMLOCK are 8 MiB), so
+// when the operator did not choose the size, a pool that fits this worker's share of the limit is
+// registered instead; server.cpp warns. An explicit --buffers/--buffer-size is never shrunk.
+static result<uring::buffer_pool> register_buffers(uring::ring& r, const config& c) {
+    auto pool = uring::buffer_pool::create(r, c.buffers, c.buffer_size);
+    if (pool || !c.buffers_fit_memlock)
+        return pool;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_MEMLOCK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+        return pool;
+    const std::uint64_t share = lim.rlim_cur / c.threads / c.buffer_size;
+    for (auto n = unsigned(std::clamp<std::uint64_t>(share, 1, c.buffers - 1)); n > 0; n /= 2)
+        if (auto smaller = uring::buffer_pool::create(r, n, c.buffer_size))
+            return smaller;
+    return pool; // not even one buffer: the original error says why
 }
 
 // Cached files may hold at most three quarters of the slots left for files, so that opens in
@@ -317,7 +336,7 @@ result<void> worker::start() {
             finished_.store(true, std::memory_order_release);
             return;
         }
-        auto buffers = uring::buffer_pool::create(*r, cfg_.buffers, cfg_.buffer_size);
+        auto buffers = register_buffers(*r, cfg_);
         if (!buffers) {
             failure_ = "registering " + std::to_string(cfg_.buffers) + " buffers of " +
                        std::to_string(cfg_.buffer_size) +
@@ -328,6 +347,7 @@ result<void> worker::start() {
             return;
         }
         setup_mode_ = r->setup_mode();
+        registered_buffers_ = buffers->count();
         loop l(*this, std::move(*r), std::move(*buffers));
         open_file_cache_entries_ = l.open_file_cache_entries();
         ready.set_value(result<void>{});

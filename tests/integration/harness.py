@@ -33,8 +33,8 @@ def offset_pattern(size):
 
 
 class Server:
-    def __init__(self, root, *args, threads=2):
-        cmd = [BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+    def __init__(self, root, *args, threads=2, prefix=()):
+        cmd = list(prefix) + [BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                "--threads", str(threads)]
         if TRANSFER and "--transfer" not in args:
             cmd += ["--transfer", TRANSFER]

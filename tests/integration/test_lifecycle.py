@@ -23,7 +23,9 @@ class Flags(unittest.TestCase):
                      "--registered-files", "--pipe-size", "--transfer", "--metrics-listen",
                      "--max-connections", "--header-timeout", "--idle-timeout", "--send-timeout",
                      "--drain-timeout", "--max-header-bytes", "--index", "--version", "--max-ranges",
-                     "--cache-control", "--expires", "--content-disposition"]:
+                     "--cache-control", "--expires", "--content-disposition", "--buffers",
+                     "--buffer-size", "--iowq-workers", "--open-file-cache",
+                     "--open-file-cache-valid", "--access-log", "--precompressed"]:
             self.assertIn(flag, r.stdout)
         self.assertIn("(=4096)", r.stdout)
         self.assertIn("(=10s)", r.stdout)
@@ -154,6 +156,55 @@ class RingSetup(ServerTest):
         self.assertEqual(len(rings), 1)
         if "SqThread" in rings[0]:
             self.assertNotEqual(rings[0]["SqThread"].strip(), "-1")
+
+
+class LockedMemory(unittest.TestCase):
+    """An unprivileged service gets 8 MiB of RLIMIT_MEMLOCK (systemd's LimitMEMLOCK default): the
+    default buffer pool (256 x 256 KiB per worker) does not fit, so spliced registers what does and
+    says so; a pool the operator asked for explicitly is never shrunk, it is refused."""
+    LIMIT = 8 << 20
+
+    def setUp(self):
+        if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("prlimit"):
+            self.skipTest("needs root (to drop CAP_IPC_LOCK), setpriv and prlimit")
+        self.root = tempfile.mkdtemp(prefix="spliced-test-")
+        self.small = os.urandom(3000)
+        self.big = os.urandom(3 << 20)
+        for name, data in (("small.bin", self.small), ("big.bin", self.big)):
+            with open(os.path.join(self.root, name), "wb") as f:
+                f.write(data)
+
+    def tearDown(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # Without CAP_IPC_LOCK (root has it) the limit applies as it does to an unprivileged user.
+    def limited(self):
+        return ["prlimit", "--memlock=%d:%d" % (self.LIMIT, self.LIMIT), "setpriv",
+                "--bounding-set=-ipc_lock", "--"]
+
+    def test_default_pool_shrinks_to_the_limit_and_serves(self):
+        server = Server(self.root, "--transfer", "copy", threads=2, prefix=self.limited())
+        try:
+            self.assertEqual(server.get("/small.bin")[2], self.small)
+            self.assertEqual(server.get("/big.bin")[2], self.big)
+            bufs = [int(r["UserBufs"].split()[0]) for r in ring_fdinfo(server.pid)]
+            self.assertEqual(len(bufs), 2)
+            self.assertTrue(all(0 < b < 256 for b in bufs), bufs)
+            self.assertLessEqual(sum(bufs) * (256 << 10), self.LIMIT)
+        finally:
+            code, err = server.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("warning: RLIMIT_MEMLOCK allows %d registered buffers per worker, not 256"
+                      % min(bufs), err)
+        self.assertIn("%d registered buffers of 262144 bytes" % min(bufs), err)
+
+    def test_explicit_pool_is_refused_with_a_clear_error(self):
+        r = subprocess.run(self.limited() + [BIN, "--root", self.root, "--listen", "127.0.0.1:0",
+                                             "--metrics-listen", "off", "--buffers", "256"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("LimitMEMLOCK", r.stderr)
+        self.assertIn("Cannot allocate memory", r.stderr)
 
 
 class Limits(ServerTest):

@@ -26,6 +26,8 @@ class buffer_pool {
     int acquire() noexcept;
     void release(int index) noexcept { free_.push_back(index); }
 
+    unsigned count() const noexcept { return count_; }
+
     std::span<char> buffer(int index) noexcept {
         return {base_ + std::size_t(index) * size_, size_};
     }
