@@ -126,6 +126,27 @@ class Server:
         return self.proc.returncode, err
 
 
+def ring_fdinfo(pid):
+    """fdinfo of every io_uring descriptor the process holds (one per worker ring), as
+    {field: value}. The kernel leaves out the registered files and buffers when the ring's lock is
+    busy at that moment, so each ring is read until they are there."""
+    rings = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:[io_uring]":
+                continue
+            for _ in range(100):
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    info = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+                if "UserFiles" in info:
+                    break
+                time.sleep(0.01)
+            rings.append(info)
+        except FileNotFoundError:
+            pass
+    return rings
+
+
 def parse_prometheus(text):
     """Sample lines → {'name{labels}': value}; the real text format, comments skipped."""
     out = {}

@@ -9,7 +9,8 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, TRANSFER, Server, ServerTest, main, offset_pattern, paused_download, read_exactly
+from harness import (BIN, TRANSFER, Server, ServerTest, main, offset_pattern, paused_download, read_exactly,
+                     ring_fdinfo)
 
 
 class Flags(unittest.TestCase):
@@ -120,19 +121,6 @@ class ControlPlane(ServerTest):
             p.stderr.close()
         finally:
             shutil.rmtree(root)
-
-
-def ring_fdinfo(pid):
-    """fdinfo of every io_uring descriptor the process holds (one per worker ring)."""
-    rings = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]":
-                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                    rings.append(dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line))
-        except FileNotFoundError:
-            pass
-    return rings
 
 
 class RingSetup(ServerTest):
