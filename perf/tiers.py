@@ -74,6 +74,13 @@ class Server:
         self.proc.wait(30)
 
 
+def stop_all(servers, root):
+    """Stops every server by its PID and removes the fixture directory."""
+    for s in servers.values():
+        s.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def wrk(port, name, conns, seconds):
     out = subprocess.run(
         ["taskset", "-c", "1", "wrk", "-t1", "-c", str(conns), "-d", "%ds" % seconds,
@@ -151,9 +158,7 @@ def main():
                     label, connections_for(size), tier, col(0, "%.0f"), col(1, "%.2f"),
                     col(2, "%.1f"), col(3, "%.3f")))
     finally:
-        for s in servers.values():
-            s.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        stop_all(servers, root)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "address to serve HTTP on; repeatable; port 0 picks a free port (default 0.0.0.0:8080)")
         ("metrics-listen", po::value<std::string>()->value_name("HOST:PORT|off")->default_value("127.0.0.1:9100"),
             "control plane: GET /metrics, /healthz, /readyz; 'off' disables it")
+        ("metrics-per-worker", "label every worker's series with worker=\"N\" instead of summing them")
         ("threads", po::value<std::string>()->value_name("N")->default_value(std::to_string(cpus)),
             "worker threads, each with its own ring and listener (1-1024; default: online CPUs)")
         ("queue-depth", po::value<std::string>()->value_name("N")->default_value("4096"),
@@ -171,6 +172,7 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         for (auto& l : vm["listen"].as<std::vector<std::string>>())
             cfg.listen.push_back(endpoint_of("listen", l));
     }
+    cfg.metrics_per_worker = vm.count("metrics-per-worker") > 0;
     if (get("metrics-listen") == "off")
         cfg.metrics_listen.reset();
     else

@@ -77,6 +77,10 @@ constexpr scalar_spec shard_scalars[] = {
      MetricType::Counter, [](const shard& s) { return double(s.submit_calls.value()); }},
     {"spliced_sq_full_waits_total", "Loop turns on which queued work waited for SQ space.",
      MetricType::Counter, [](const shard& s) { return double(s.sq_full_waits.value()); }},
+    {"spliced_cq_overflows_total",
+     "Completions that found the CQ full and were held back by the kernel (none are lost; raise "
+     "--cq-depth).",
+     MetricType::Counter, [](const shard& s) { return double(s.cq_overflows.value()); }},
     {"spliced_ops_in_flight", "Operations submitted and not yet completed.", MetricType::Gauge,
      [](const shard& s) { return double(s.ops_in_flight.value()); }},
     {"spliced_open_file_cache_hits_total",
@@ -89,6 +93,21 @@ constexpr scalar_spec shard_scalars[] = {
      MetricType::Gauge, [](const shard& s) { return double(s.open_file_cache_entries.value()); }},
 };
 
+// A counter family with one series per value of one label (`n` values), each summed over shards.
+template <class Name, class Read>
+MetricFamily labelled_counters(std::span<const shard* const> shards, std::string name,
+                               std::string help, const std::string& label, std::size_t n,
+                               Name name_of, Read read) {
+    MetricFamily family{std::move(name), std::move(help), MetricType::Counter, {}};
+    for (std::size_t i = 0; i < n; ++i) {
+        ClientMetric metric;
+        metric.label = {{label, std::string(name_of(i))}};
+        metric.counter.value = double(sum(shards, [&](const shard& s) { return read(s, i); }));
+        family.metric.push_back(std::move(metric));
+    }
+    return family;
+}
+
 std::string_view method_name(std::size_t m) noexcept {
     static constexpr std::string_view names[method_count] = {"GET", "HEAD", "other"};
     return names[m];
@@ -96,7 +115,8 @@ std::string_view method_name(std::size_t m) noexcept {
 
 } // namespace
 
-std::string render(std::span<const shard* const> shards, const static_info& info) {
+// Every family whose values come from the shards, summed over `shards`.
+static std::vector<MetricFamily> shard_families(std::span<const shard* const> shards) {
     std::vector<MetricFamily> families;
 
     MetricFamily requests{"spliced_requests_total",
@@ -117,33 +137,21 @@ std::string render(std::span<const shard* const> shards, const static_info& info
     }
     families.push_back(std::move(requests));
 
-    MetricFamily sent{
-        "spliced_sent_bytes_total",
-        "Bytes the kernel accepted for sending, by transfer tier (head: response heads).",
-        MetricType::Counter,
-        {}};
-    for (std::size_t t = 0; t < tier_count; ++t) {
-        ClientMetric metric;
-        metric.label = {{"tier", std::string(tier_name(tier(t)))}};
-        metric.counter.value =
-            double(sum(shards, [&](const shard& s) { return s.sent_bytes[t].value(); }));
-        sent.metric.push_back(std::move(metric));
-    }
-    families.push_back(std::move(sent));
-
-    MetricFamily fallbacks{"spliced_transfer_fallbacks_total",
-                           "Responses moved to another transfer tier, by reason.",
-                           MetricType::Counter,
-                           {}};
-    {
-        ClientMetric metric;
-        metric.label = {{"reason", "splice_refused"}};
-        metric.counter.value = double(sum(shards, [](const shard& s) {
-            return s.transfer_fallbacks[std::size_t(fallback::splice_refused)].value();
-        }));
-        fallbacks.metric.push_back(std::move(metric));
-    }
-    families.push_back(std::move(fallbacks));
+    families.push_back(labelled_counters(
+        shards, "spliced_sent_bytes_total",
+        "Bytes the kernel accepted for sending, by transfer tier (head: response heads).", "tier",
+        tier_count, [](std::size_t t) { return tier_name(tier(t)); },
+        [](const shard& s, std::size_t t) { return s.sent_bytes[t].value(); }));
+    families.push_back(labelled_counters(
+        shards, "spliced_transfer_fallbacks_total",
+        "Responses moved to another transfer tier, by reason.", "reason", fallback_count,
+        [](std::size_t) { return std::string_view("splice_refused"); },
+        [](const shard& s, std::size_t f) { return s.transfer_fallbacks[f].value(); }));
+    families.push_back(labelled_counters(
+        shards, "spliced_responses_aborted_total",
+        "Responses that ended before their last byte (the connection was closed), by reason.",
+        "reason", aborted_count, [](std::size_t a) { return aborted_name(aborted(a)); },
+        [](const shard& s, std::size_t a) { return s.responses_aborted[a].value(); }));
 
     for (const auto& spec : shard_scalars) {
         double total = 0;
@@ -152,10 +160,6 @@ std::string render(std::span<const shard* const> shards, const static_info& info
         families.push_back(
             scalar(std::string(spec.name), std::string(spec.help), spec.type, total));
     }
-    families.push_back(scalar("spliced_queue_depth", "Configured SQ entries per worker ring.",
-                              MetricType::Gauge, double(info.queue_depth)));
-    families.push_back(scalar("spliced_cq_depth", "Configured CQ entries per worker ring.",
-                              MetricType::Gauge, double(info.cq_depth)));
 
     MetricFamily completion{"spliced_completion_latency_seconds",
                             "Time from SQE submission to CQE reap, by operation.",
@@ -177,6 +181,47 @@ std::string render(std::span<const shard* const> shards, const static_info& info
     duration.metric.push_back(histogram_metric(
         shards, [](const shard& s) -> const latency_histogram& { return s.request_duration; }));
     families.push_back(std::move(duration));
+    return families;
+}
+
+std::string render(std::span<const shard* const> shards, const scrape_info& info) {
+    std::vector<MetricFamily> families;
+    if (!info.per_worker || shards.empty()) {
+        families = shard_families(shards);
+    } else {
+        // The same families per shard, in the same order: merge them series by series.
+        for (std::size_t w = 0; w < shards.size(); ++w) {
+            auto mine = shard_families(shards.subspan(w, 1));
+            for (std::size_t f = 0; f < mine.size(); ++f) {
+                for (auto& m : mine[f].metric)
+                    m.label.push_back({"worker", std::to_string(w)});
+                if (w == 0)
+                    families.push_back(std::move(mine[f]));
+                else
+                    for (auto& m : mine[f].metric)
+                        families[f].metric.push_back(std::move(m));
+            }
+        }
+    }
+
+    families.push_back(scalar("spliced_queue_depth", "Configured SQ entries per worker ring.",
+                              MetricType::Gauge, double(info.queue_depth)));
+    families.push_back(scalar("spliced_cq_depth", "Configured CQ entries per worker ring.",
+                              MetricType::Gauge, double(info.cq_depth)));
+    families.push_back(
+        scalar("spliced_send_throughput_bytes_per_second",
+               "Bytes the kernel accepted for sending per second, over the last 10 s "
+               "(all tiers, heads included).",
+               MetricType::Gauge, info.send_throughput));
+    MetricFamily build = scalar("spliced_build_info",
+                                "Always 1; the labels say what is running: spliced and liburing "
+                                "versions, kernel release, io_uring setup flags in force.",
+                                MetricType::Gauge, 1);
+    build.metric.front().label = {{"kernel", info.kernel},
+                                  {"liburing", info.liburing},
+                                  {"setup_flags", info.setup_flags},
+                                  {"version", info.version}};
+    families.push_back(std::move(build));
 
     return prometheus::TextSerializer().Serialize(families);
 }

@@ -25,6 +25,12 @@ std::string_view tier_name(tier t) noexcept {
     return "unknown";
 }
 
+std::string_view aborted_name(aborted a) noexcept {
+    static constexpr std::string_view names[aborted_count] = {"client_gone", "file_shrank",
+                                                              "timeout", "error", "shutdown"};
+    return names[std::size_t(a)];
+}
+
 std::size_t code_index(unsigned code) noexcept {
     auto it = std::find(known_codes.begin(), known_codes.end() - 1, code);
     return std::size_t(it - known_codes.begin()); // the final 0 entry stands for "other"

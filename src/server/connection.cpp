@@ -218,8 +218,14 @@ void connection::linger() noexcept {
     receive();
 }
 
-void connection::abort() noexcept {
+void connection::abort(metrics::aborted why) noexcept {
+    count_aborted(why);
     close_now();
+}
+
+void connection::count_aborted(metrics::aborted why) noexcept {
+    if (state_ == state::sending_head || state_ == state::sending_body)
+        w_.shard.responses_aborted[std::size_t(why)].add();
 }
 
 void connection::drain() noexcept {

@@ -32,8 +32,9 @@ class connection final : private open_client, private transfer_client {
     connection& operator=(const connection&) = delete;
 
     void start() noexcept;
-    // Timer expiry, drain or shutdown: stop whatever is in progress and close.
-    void abort() noexcept;
+    // Timer expiry or shutdown: stop whatever is in progress and close. A response in progress
+    // counts as aborted for `why`.
+    void abort(metrics::aborted why) noexcept;
     // Drain: an idle connection closes now, a busy one after its current response.
     void drain() noexcept;
     // True while the kernel may still complete one of this connection's operations.
@@ -70,6 +71,7 @@ class connection final : private open_client, private transfer_client {
     void begin_request(bool parsed) noexcept;
     void count_request() noexcept;
     void log_request(bool completed) noexcept;
+    void count_aborted(metrics::aborted why) noexcept;
     void linger() noexcept;
     void close_now() noexcept;
 

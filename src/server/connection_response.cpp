@@ -200,6 +200,7 @@ void connection::on_send(int res, std::uint32_t) noexcept {
     if (state_ == state::closing)
         return;
     if (res <= 0) {
+        count_aborted(metrics::aborted::client_gone);
         close_now();
         return;
     }
@@ -287,6 +288,9 @@ void connection::transfer_done(transfer_end end) noexcept {
     }
     // Headers are out: the only honest way to end a body that cannot be completed is to close
     // (never pad, DESIGN.md §10).
+    count_aborted(end == transfer_end::client_gone   ? metrics::aborted::client_gone
+                  : end == transfer_end::file_shrank ? metrics::aborted::file_shrank
+                                                     : metrics::aborted::error);
     count_request();
     log_request(false);
     release_file();

@@ -1,6 +1,8 @@
 #include "spliced/server/control_plane.hpp"
 
+#include "spliced/core/clock.hpp"
 #include "spliced/metrics/exposition.hpp"
+#include "spliced/metrics/throughput.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,8 +31,9 @@ namespace {
 // clients, so shared ownership through the async chain is the plain choice here.
 class metrics_session : public std::enable_shared_from_this<metrics_session> {
   public:
-    metrics_session(tcp::socket socket, const control_hooks& hooks, const bool& draining)
-        : stream_(std::move(socket)), hooks_(hooks), draining_(draining) {}
+    metrics_session(tcp::socket socket, const control_hooks& hooks, const bool& draining,
+                    const metrics::throughput_window& throughput)
+        : stream_(std::move(socket)), hooks_(hooks), draining_(draining), throughput_(throughput) {}
 
     void start() { read(); }
 
@@ -61,7 +64,7 @@ class metrics_session : public std::enable_shared_from_this<metrics_session> {
         } else if (target == "/metrics") {
             res.result(bhttp::status::ok);
             res.set(bhttp::field::content_type, metrics::content_type);
-            res.body() = hooks_.render_metrics();
+            res.body() = hooks_.render_metrics(throughput_.bytes_per_second());
         } else if (target == "/healthz" || target == "/readyz") {
             res.result(draining_ ? bhttp::status::service_unavailable : bhttp::status::ok);
             res.body() = draining_ ? "draining\n" : "ok\n";
@@ -85,6 +88,7 @@ class metrics_session : public std::enable_shared_from_this<metrics_session> {
     bhttp::response<bhttp::string_body> response_;
     const control_hooks& hooks_;
     const bool& draining_;
+    const metrics::throughput_window& throughput_;
 };
 
 } // namespace
@@ -92,7 +96,7 @@ class metrics_session : public std::enable_shared_from_this<metrics_session> {
 struct control_plane::impl {
     impl(const config& c, control_hooks h)
         : cfg(c), hooks(std::move(h)), signals(io, SIGINT, SIGTERM), poll_timer(io),
-          drain_timer(io), stop_timer(io) {
+          drain_timer(io), stop_timer(io), throughput_timer(io) {
         if (cfg.metrics_listen)
             bind_metrics(*cfg.metrics_listen);
     }
@@ -121,7 +125,8 @@ struct control_plane::impl {
         acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
             if (ec)
                 return; // the acceptor was closed
-            std::make_shared<metrics_session>(std::move(socket), hooks, draining)->start();
+            std::make_shared<metrics_session>(std::move(socket), hooks, draining, throughput)
+                ->start();
             accept();
         });
     }
@@ -158,6 +163,16 @@ struct control_plane::impl {
         });
     }
 
+    // spliced_send_throughput_bytes_per_second: one sample of the byte counters per second.
+    void sample_throughput() {
+        throughput.sample(monotonic_ns(), hooks.sent_bytes());
+        throughput_timer.expires_after(std::chrono::seconds(1));
+        throughput_timer.async_wait([this](beast::error_code ec) {
+            if (!ec)
+                sample_throughput();
+        });
+    }
+
     void watch_workers() {
         poll_timer.expires_after(std::chrono::milliseconds(20));
         poll_timer.async_wait([this](beast::error_code ec) {
@@ -178,6 +193,8 @@ struct control_plane::impl {
     asio::steady_timer poll_timer;
     asio::steady_timer drain_timer;
     asio::steady_timer stop_timer;
+    asio::steady_timer throughput_timer;
+    metrics::throughput_window throughput;
     std::optional<tcp::acceptor> acceptor;
     bool draining = false;
 };
@@ -195,8 +212,10 @@ std::optional<endpoint> control_plane::metrics_endpoint() const {
 }
 
 void control_plane::run() {
-    if (impl_->acceptor)
+    if (impl_->acceptor) {
         impl_->accept();
+        impl_->sample_throughput();
+    }
     impl_->wait_signal();
     impl_->watch_workers();
     impl_->io.run();

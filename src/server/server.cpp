@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <memory>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
@@ -68,12 +69,27 @@ int run(const config& cfg) {
     const std::uint64_t per_worker = (cfg.max_connections + cfg.threads - 1) / cfg.threads;
 
     control_hooks hooks;
-    hooks.render_metrics = [&] {
+    metrics::scrape_info info;
+    info.queue_depth = cfg.queue_depth;
+    info.cq_depth = cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth;
+    info.per_worker = cfg.metrics_per_worker;
+    info.version = SPLICED_VERSION;
+    info.liburing = SPLICED_LIBURING_VERSION;
+    if (utsname u{}; ::uname(&u) == 0)
+        info.kernel = u.release;
+    hooks.render_metrics = [&](double throughput) {
         std::vector<const metrics::shard*> shards;
         for (auto& w : workers)
             shards.push_back(&w->shard());
-        return metrics::render(
-            shards, {cfg.queue_depth, cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth});
+        info.send_throughput = throughput;
+        return metrics::render(shards, info);
+    };
+    hooks.sent_bytes = [&] {
+        std::uint64_t total = 0;
+        for (auto& w : workers)
+            for (const auto& tier : w->shard().sent_bytes)
+                total += tier.value();
+        return total;
     };
     hooks.drain = [&] {
         for (auto& w : workers)
@@ -117,6 +133,8 @@ int run(const config& cfg) {
             buffers, cfg.buffers,
             static_cast<unsigned long long>(
                 (std::uint64_t(cfg.buffers) * cfg.buffer_size * cfg.threads >> 20) + 1));
+
+    info.setup_flags = workers.front()->setup_mode();
 
     // Once, what the kernel granted: operators compare this with what they asked for.
     std::fprintf(stderr,

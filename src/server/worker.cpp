@@ -150,7 +150,7 @@ void worker::loop::run() noexcept {
             stopping_ = true;
             state_.draining = true;
             for (auto& c : connections_)
-                c->abort();
+                c->abort(metrics::aborted::shutdown);
         }
         if (owner_.drain_requested_.load(std::memory_order_acquire) && !state_.draining) {
             state_.draining = true;
@@ -175,6 +175,7 @@ void worker::loop::run() noexcept {
         owner_.shard_.sqes_submitted.mirror(stats.sqes_submitted);
         owner_.shard_.submit_calls.mirror(stats.submit_calls);
         owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
+        owner_.shard_.cq_overflows.mirror(state_.ring.cq_overflows());
         owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
         owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
     }
@@ -271,7 +272,7 @@ void worker::loop::on_wake(int res, std::uint32_t) noexcept {
 
 void worker::loop::expire(connection_deadlines& list) noexcept {
     while (connection* c = list.pop_expired(state_.now_ns))
-        c->abort();
+        c->abort(metrics::aborted::timeout);
 }
 
 void worker::loop::free_closed() noexcept {

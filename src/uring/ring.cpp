@@ -184,6 +184,10 @@ unsigned ring::reap() noexcept {
     return reaped;
 }
 
+std::uint64_t ring::cq_overflows() const noexcept {
+    return io_uring_smp_load_acquire(ring_.cq.koverflow);
+}
+
 result<void> ring::register_buffers(std::span<const iovec> buffers) noexcept {
     int r =
         io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));

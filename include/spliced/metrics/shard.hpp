@@ -66,6 +66,12 @@ std::string_view tier_name(tier t) noexcept;
 enum class fallback : std::uint8_t { splice_refused };
 inline constexpr std::size_t fallback_count = 1;
 
+// Why a response whose head was (being) sent ended before its last byte, for
+// responses_aborted_total{reason}.
+enum class aborted : std::uint8_t { client_gone, file_shrank, timeout, error, shutdown };
+inline constexpr std::size_t aborted_count = 5;
+std::string_view aborted_name(aborted a) noexcept;
+
 enum class method_label : std::uint8_t { get, head, other };
 inline constexpr std::size_t method_count = 3;
 
@@ -79,11 +85,13 @@ struct shard {
     std::array<std::array<counter, known_codes.size()>, method_count> requests;
     std::array<counter, tier_count> sent_bytes;
     std::array<counter, fallback_count> transfer_fallbacks;
+    std::array<counter, aborted_count> responses_aborted;
     counter connections_accepted;
     gauge connections_active;
     counter sqes_submitted;
     counter submit_calls;
     counter sq_full_waits;
+    counter cq_overflows;
     counter open_file_cache_hits;
     counter open_file_cache_misses;
     gauge open_file_cache_entries;

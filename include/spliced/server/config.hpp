@@ -21,6 +21,7 @@ struct config {
     std::string root = ".";
     std::vector<endpoint> listen{{"0.0.0.0", 8080}};
     std::optional<endpoint> metrics_listen = endpoint{"127.0.0.1", 9100};
+    bool metrics_per_worker = false; // a `worker` label on every shard series
     unsigned threads = 1;
     unsigned queue_depth = 4096;
     unsigned cq_depth = 0; // 0: 4 × queue_depth

@@ -4,6 +4,7 @@
 
 #include "spliced/server/config.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,10 +13,12 @@
 namespace spliced::server {
 
 struct control_hooks {
-    std::function<std::string()> render_metrics; // Prometheus text, summed over workers
-    std::function<void()> drain;                 // tell every worker to drain
-    std::function<void()> stop;                  // tell every worker to stop now
-    std::function<bool()> finished;              // every worker has exited
+    // Prometheus text, given the send throughput (bytes/s over the last 10 s).
+    std::function<std::string(double throughput)> render_metrics;
+    std::function<std::uint64_t()> sent_bytes; // every byte the workers' sockets accepted so far
+    std::function<void()> drain;               // tell every worker to drain
+    std::function<void()> stop;                // tell every worker to stop now
+    std::function<bool()> finished;            // every worker has exited
 };
 
 class control_plane {

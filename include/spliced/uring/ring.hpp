@@ -73,6 +73,9 @@ class ring {
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;
 
     const ring_stats& stats() const noexcept { return stats_; }
+    // CQEs the kernel could not post to a full CQ (it keeps them and posts them later: with
+    // IORING_FEAT_NODROP nothing is lost, but each one means the CQ is too small).
+    std::uint64_t cq_overflows() const noexcept;
     unsigned registered_files() const noexcept { return registered_files_; }
     // Which setup flags are in force, e.g. "SINGLE_ISSUER|DEFER_TASKRUN".
     const std::string& setup_mode() const noexcept { return setup_mode_; }

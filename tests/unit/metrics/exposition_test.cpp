@@ -38,7 +38,10 @@ TEST_CASE("render sums shards into the contract's metric names") {
     a.completion_latency[std::size_t(spliced::uring::op_kind::recv)].observe_ns(3'000);
     b.completion_latency[std::size_t(spliced::uring::op_kind::recv)].observe_ns(20'000'000'000);
     const shard* shards[] = {&a, &b};
-    auto s = samples(render(shards, {4096, 16384}));
+    scrape_info info;
+    info.queue_depth = 4096;
+    info.cq_depth = 16384;
+    auto s = samples(render(shards, info));
     CHECK(s["spliced_requests_total{code=\"200\",method=\"GET\"}"] == 3);
     CHECK(s["spliced_requests_total{code=\"404\",method=\"HEAD\"}"] == 1);
     CHECK(s["spliced_requests_total{code=\"other\",method=\"other\"}"] == 1);
@@ -50,4 +53,32 @@ TEST_CASE("render sums shards into the contract's metric names") {
     CHECK(s["spliced_completion_latency_seconds_bucket{op=\"recv\",le=\"10\"}"] == 1);
     CHECK(s["spliced_completion_latency_seconds_bucket{op=\"recv\",le=\"+Inf\"}"] == 2);
     CHECK(s["spliced_completion_latency_seconds_sum{op=\"recv\"}"] == doctest::Approx(20.000003));
+}
+
+TEST_CASE("per-worker rendering labels each shard and adds the scrape's own gauges") {
+    shard a, b;
+    a.sent_bytes[std::size_t(tier::copy)].add(7);
+    b.sent_bytes[std::size_t(tier::copy)].add(5);
+    b.responses_aborted[std::size_t(aborted::file_shrank)].add();
+    b.cq_overflows.mirror(3);
+    const shard* shards[] = {&a, &b};
+    scrape_info info;
+    info.per_worker = true;
+    info.send_throughput = 1234.5;
+    info.version = "1.2.3";
+    info.liburing = "2.3";
+    info.kernel = "6.18.0";
+    info.setup_flags = "SINGLE_ISSUER|DEFER_TASKRUN";
+    auto s = samples(render(shards, info));
+    CHECK(s["spliced_sent_bytes_total{tier=\"copy\",worker=\"0\"}"] == 7);
+    CHECK(s["spliced_sent_bytes_total{tier=\"copy\",worker=\"1\"}"] == 5);
+    CHECK(s.count("spliced_sent_bytes_total{tier=\"copy\"}") == 0);
+    CHECK(s["spliced_responses_aborted_total{reason=\"file_shrank\",worker=\"1\"}"] == 1);
+    CHECK(s["spliced_responses_aborted_total{reason=\"client_gone\",worker=\"0\"}"] == 0);
+    CHECK(s["spliced_cq_overflows_total{worker=\"1\"}"] == 3);
+    CHECK(s["spliced_send_throughput_bytes_per_second"] == 1234.5);
+    CHECK(s["spliced_build_info{kernel=\"6.18.0\",liburing=\"2.3\",setup_flags=\"SINGLE_ISSUER|"
+            "DEFER_TASKRUN\",version=\"1.2.3\"}"] == 1);
+    // Histograms keep one series per worker too, with the op label first.
+    CHECK(s.count("spliced_completion_latency_seconds_count{op=\"recv\",worker=\"1\"}") == 1);
 }
