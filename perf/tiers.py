@@ -54,9 +54,11 @@ TIERS = {
 
 class Server:
     def __init__(self, binary, root, flags):
+        if "--metrics-listen" not in flags:
+            flags = ["--metrics-listen", "off"] + flags
         self.proc = subprocess.Popen(
             ["taskset", "-c", "0", binary, "--root", root, "--listen", "127.0.0.1:0",
-             "--metrics-listen", "off", "--threads", "1"] + flags,
+             "--threads", "1"] + flags,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         m = re.match(r"listening on http://127\.0\.0\.1:(\d+)", line)
