@@ -81,6 +81,10 @@ constexpr scalar_spec shard_scalars[] = {
      "Completions that found the CQ full and were held back by the kernel (none are lost; raise "
      "--cq-depth).",
      MetricType::Counter, [](const shard& s) { return double(s.cq_overflows.value()); }},
+    {"spliced_access_log_dropped_lines_total",
+     "Access log lines dropped because the log's file fell too far behind (never queued "
+     "unbounded).",
+     MetricType::Counter, [](const shard& s) { return double(s.access_log_dropped.value()); }},
     {"spliced_ops_in_flight", "Operations submitted and not yet completed.", MetricType::Gauge,
      [](const shard& s) { return double(s.ops_in_flight.value()); }},
     {"spliced_open_file_cache_hits_total",

@@ -1,5 +1,6 @@
 #include "access_log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -103,8 +104,10 @@ void access_log::on_written(int res, std::uint32_t) noexcept {
         ring_->push(write_op_);
         return;
     }
-    if (res < 0)
-        ++dropped_; // the batch is lost; the log goes on (disk full, EPIPE on a closed stdout)
+    if (res <
+        0) // the rest of the batch is lost; the log goes on (disk full, EPIPE on a closed stdout)
+        dropped_ += std::uint64_t(
+            std::count(writing_.begin() + std::ptrdiff_t(written_), writing_.end(), '\n'));
     writing_.clear();
 }
 

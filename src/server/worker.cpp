@@ -176,6 +176,7 @@ void worker::loop::run() noexcept {
         owner_.shard_.submit_calls.mirror(stats.submit_calls);
         owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
         owner_.shard_.cq_overflows.mirror(state_.ring.cq_overflows());
+        owner_.shard_.access_log_dropped.mirror(state_.log.dropped());
         owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
         owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
     }

@@ -82,5 +82,22 @@ class AccessLog(ServerTest):
             self.assertEqual(len(f.read().splitlines()), 200)
 
 
+class FullDisk(ServerTest):
+    """A log whose writes fail (here /dev/full: ENOSPC) never stops the serving; every lost line is
+    counted in spliced_access_log_dropped_lines_total."""
+    server_args = ("--access-log", "/dev/full")
+    threads = 1
+
+    def populate(self, root):
+        self.write("a.txt", b"served anyway")
+
+    def test_lost_lines_are_counted(self):
+        for _ in range(5):
+            self.assertEqual(self.server.get("/a.txt")[2], b"served anyway")
+        key = "spliced_access_log_dropped_lines_total"
+        m = self.server.metrics_when(lambda m: m[key] >= 5)
+        self.assertEqual(m[key], 5)
+
+
 if __name__ == "__main__":
     main()
