@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     const double seconds = std::atof(argv[5]);
 
     int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    std::vector<conn> conns(std::size_t(connections));
+    std::vector<conn> conns(static_cast<std::size_t>(connections));
     totals t;
     auto open_one = [&](std::size_t i) {
         conn& c = conns[i];
