@@ -7,25 +7,24 @@
 //
 // Prints "listening on http://127.0.0.1:PORT" (port 0 picked by the kernel), like spliced.
 #include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <string>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <string>
 #include <unordered_map>
 
 namespace {
 
 struct client {
-    std::string in;      // request bytes not yet answered
-    off_t offset = -1;   // file offset being sent; -1: reading a request
+    std::string in;    // request bytes not yet answered
+    off_t offset = -1; // file offset being sent; -1: reading a request
     std::size_t head_sent = 0;
 };
 

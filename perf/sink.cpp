@@ -7,20 +7,19 @@
 // Prints one line of key=value pairs: requests, bytes (body + head), seconds, p50_ms, p99_ms,
 // errors. Bodies are checked only for length (Content-Length); a response that is not 200, a
 // connection the server closes, or a short body counts as an error and the connection is reopened.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -29,8 +28,8 @@ using clock_type = std::chrono::steady_clock;
 
 struct conn {
     int fd = -1;
-    std::string head;           // response head bytes so far (until the blank line)
-    long long body_left = -1;   // -1: reading the head
+    std::string head;            // response head bytes so far (until the blank line)
+    long long body_left = -1;    // -1: reading the head
     clock_type::time_point sent; // when the request went out
 };
 
@@ -69,9 +68,8 @@ bool parse_head(conn& c, std::size_t end) {
     if (c.head.compare(0, 12, "HTTP/1.1 200") != 0)
         return false;
     auto lower = c.head.substr(0, end);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) {
-        return static_cast<char>(std::tolower(ch));
-    });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     auto at = lower.find("\r\ncontent-length:");
     if (at == std::string::npos)
         return false;
@@ -162,7 +160,8 @@ int main(int argc, char** argv) {
                         fail(i);
                         break;
                     }
-                    c.body_left -= (long long)(c.head.size() - blank - 4); // body bytes already here
+                    c.body_left -=
+                        (long long)(c.head.size() - blank - 4); // body bytes already here
                 } else {
                     c.body_left -= got;
                 }

@@ -199,7 +199,7 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         refuse("transfer", "auto, splice or copy", get("transfer"));
     cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
     cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
-    cfg.buffers_fit_memlock = vm["buffers"].defaulted() && vm["buffer-size"].defaulted();
+    cfg.buffers_on_demand = vm["buffers"].defaulted() && vm["buffer-size"].defaulted();
     cfg.test_refuse_splice = vm.count("test-refuse-splice") > 0;
     if (vm.count("auto-small-max"))
         cfg.auto_small_max = size_in("auto-small-max", get("auto-small-max"), 0, 16u << 20);

@@ -81,6 +81,9 @@ constexpr scalar_spec shard_scalars[] = {
      "Completions that found the CQ full and were held back by the kernel (none are lost; raise "
      "--cq-depth).",
      MetricType::Counter, [](const shard& s) { return double(s.cq_overflows.value()); }},
+    {"spliced_registered_buffers",
+     "Registered (pinned) buffers allocated so far; the pool grows with demand up to --buffers.",
+     MetricType::Gauge, [](const shard& s) { return double(s.registered_buffers.value()); }},
     {"spliced_access_log_dropped_lines_total",
      "Access log lines dropped because the log's file fell too far behind (never queued "
      "unbounded).",

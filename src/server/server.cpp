@@ -121,34 +121,23 @@ int run(const config& cfg) {
         }
     }
 
-    unsigned buffers = cfg.buffers;
-    for (auto& w : workers)
-        buffers = std::min(buffers, w->registered_buffers());
-    if (buffers < cfg.buffers)
-        std::fprintf(
-            stderr,
-            "spliced: warning: RLIMIT_MEMLOCK allows %u registered buffers per worker, not "
-            "%u; raise LimitMEMLOCK to at least %llu MiB for the full pool, or set "
-            "--buffers/--buffer-size\n",
-            buffers, cfg.buffers,
-            static_cast<unsigned long long>(
-                (std::uint64_t(cfg.buffers) * cfg.buffer_size * cfg.threads >> 20) + 1));
-
     info.setup_flags = workers.front()->setup_mode();
 
     // Once, what the kernel granted: operators compare this with what they asked for.
-    std::fprintf(stderr,
-                 "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
-                 "%u registered buffers of %zu bytes, io-wq bound %u+%u, open-file cache %zu "
-                 "entries valid %lld ms; transfer %s\n",
-                 cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
-                 cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files, buffers,
-                 cfg.buffer_size, cfg.iowq_workers, cfg.iowq_workers,
-                 workers.front()->open_file_cache_entries(),
-                 static_cast<long long>(cfg.open_file_cache_valid.count()),
-                 cfg.transfer == transfer_mode::copy     ? "copy"
-                 : cfg.transfer == transfer_mode::splice ? "splice"
-                                                         : "auto");
+    std::fprintf(
+        stderr,
+        "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
+        "%s %u registered buffers of %zu bytes (%s), io-wq bound %u+%u, open-file cache %zu "
+        "entries valid %lld ms; transfer %s\n",
+        cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
+        cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files,
+        cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffer_size,
+        cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
+        cfg.iowq_workers, workers.front()->open_file_cache_entries(),
+        static_cast<long long>(cfg.open_file_cache_valid.count()),
+        cfg.transfer == transfer_mode::copy     ? "copy"
+        : cfg.transfer == transfer_mode::splice ? "splice"
+                                                : "auto");
     for (auto& l : listeners)
         std::printf("listening on http://%s:%u\n", url_host(l.bound.host).c_str(), l.bound.port);
     if (auto m = control.metrics_endpoint())

@@ -19,22 +19,14 @@ static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
     return std::min(c.max_pipes, r.registered_files() / 4);
 }
 
-// The registered-buffer pool. The default (256 × 256 KiB per worker) needs more locked memory than
-// an unprivileged user gets by default (RLIMIT_MEMLOCK and systemd's LimitMEMLOCK are 8 MiB), so
-// when the operator did not choose the size, a pool that fits this worker's share of the limit is
-// registered instead; server.cpp warns. An explicit --buffers/--buffer-size is never shrunk.
+// The registered-buffer pool. By default it starts with one buffer and grows with demand up to
+// --buffers, so an idle or splice-only worker pins next to nothing and growth stops, with a
+// warning, where RLIMIT_MEMLOCK says (an unprivileged user and a systemd service get 8 MiB; the
+// full default pool is 64 MiB per worker). A pool sized explicitly (--buffers/--buffer-size) is
+// registered whole at startup and refused there if the kernel will not pin it.
 static result<uring::buffer_pool> register_buffers(uring::ring& r, const config& c) {
-    auto pool = uring::buffer_pool::create(r, c.buffers, c.buffer_size);
-    if (pool || !c.buffers_fit_memlock)
-        return pool;
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_MEMLOCK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
-        return pool;
-    const std::uint64_t share = lim.rlim_cur / c.threads / c.buffer_size;
-    for (auto n = unsigned(std::clamp<std::uint64_t>(share, 1, c.buffers - 1)); n > 0; n /= 2)
-        if (auto smaller = uring::buffer_pool::create(r, n, c.buffer_size))
-            return smaller;
-    return pool; // not even one buffer: the original error says why
+    return uring::buffer_pool::create(r, c.buffers, c.buffer_size,
+                                      c.buffers_on_demand ? 1 : c.buffers);
 }
 
 // Cached files may hold at most three quarters of the slots left for files, so that opens in
@@ -60,7 +52,9 @@ worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&
       header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
       send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
-      log(ring, log_fd) {}
+      log(ring, log_fd) {
+    buffers.bind(ring); // the pool registers buffers it grows with the ring where it now lives
+}
 
 // Cache-Control and Expires lines for file responses at wall time `now` (nginx's `expires` sets
 // both, so that HTTP/1.0 caches and HTTP/1.1 caches agree).
@@ -115,6 +109,7 @@ class worker::loop {
     }
 
     void tick() noexcept;
+    void publish() noexcept;
     void arm_accepts() noexcept;
     void pause_accepts() noexcept;
     void close_listeners() noexcept;
@@ -136,10 +131,12 @@ class worker::loop {
     uring::member_operation<loop, &loop::on_wake> wake_op_{uring::op_kind::read, *this};
     uring::member_operation<loop, &loop::on_wake> cancel_all_op_{uring::op_kind::cancel, *this};
     bool stopping_ = false;
+    bool buffer_growth_reported_ = false;
 };
 
 void worker::loop::run() noexcept {
     tick();
+    publish();
     arm_wake();
     arm_accepts();
     while (true) {
@@ -171,16 +168,31 @@ void worker::loop::run() noexcept {
             arm_accepts();
         }
         state_.log.flush();
-        auto& stats = state_.ring.stats();
-        owner_.shard_.sqes_submitted.mirror(stats.sqes_submitted);
-        owner_.shard_.submit_calls.mirror(stats.submit_calls);
-        owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
-        owner_.shard_.cq_overflows.mirror(state_.ring.cq_overflows());
-        owner_.shard_.access_log_dropped.mirror(state_.log.dropped());
-        owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
-        owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
+        publish();
     }
     cancel_everything();
+}
+
+// Copies what the ring, the pools and the log count into the metric shard (once per loop turn).
+void worker::loop::publish() noexcept {
+    auto& stats = state_.ring.stats();
+    owner_.shard_.sqes_submitted.mirror(stats.sqes_submitted);
+    owner_.shard_.submit_calls.mirror(stats.submit_calls);
+    owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
+    owner_.shard_.cq_overflows.mirror(state_.ring.cq_overflows());
+    owner_.shard_.access_log_dropped.mirror(state_.log.dropped());
+    owner_.shard_.registered_buffers.set(state_.buffers.allocated());
+    if (state_.buffers.growth_error() != 0 && !buffer_growth_reported_) {
+        buffer_growth_reported_ = true;
+        std::fprintf(stderr,
+                     "spliced: warning: the registered-buffer pool stopped growing at %u of %u "
+                     "buffers (%s); raise LimitMEMLOCK (RLIMIT_MEMLOCK) or lower --buffers / "
+                     "--buffer-size; transfers wait for a free buffer meanwhile\n",
+                     state_.buffers.allocated(), state_.buffers.count(),
+                     std::strerror(state_.buffers.growth_error()));
+    }
+    owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
+    owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
 }
 
 void worker::loop::tick() noexcept {
@@ -349,7 +361,6 @@ result<void> worker::start() {
             return;
         }
         setup_mode_ = r->setup_mode();
-        registered_buffers_ = buffers->count();
         loop l(*this, std::move(*r), std::move(*buffers));
         open_file_cache_entries_ = l.open_file_cache_entries();
         ready.set_value(result<void>{});

@@ -6,39 +6,57 @@
 
 namespace spliced::uring {
 
-result<buffer_pool> buffer_pool::create(ring& r, unsigned count, std::size_t size) {
+result<buffer_pool> buffer_pool::create(ring& r, unsigned count, std::size_t size,
+                                        unsigned initial) {
     buffer_pool pool;
-    const std::size_t total = std::size_t(count) * size;
-    void* memory =
-        ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED)
-        return errno_code(errno);
-    pool.base_ = static_cast<char*>(memory);
+    pool.ring_ = &r;
     pool.size_ = size;
-    pool.count_ = count;
-    std::vector<iovec> iovecs(count);
-    for (unsigned i = 0; i < count; ++i)
-        iovecs[i] = {pool.base_ + std::size_t(i) * size, size};
-    if (auto registered = r.register_buffers(iovecs); !registered)
-        return registered.error(); // the destructor unmaps
+    pool.buffers_.assign(count, nullptr);
     pool.free_.reserve(count);
-    for (unsigned i = count; i-- > 0;)
-        pool.free_.push_back(int(i));
+    if (auto sparse = r.register_sparse_buffers(count); !sparse)
+        return sparse.error();
+    while (pool.allocated_ < initial)
+        if (!pool.grow())
+            return errno_code(pool.growth_error_); // the destructor unmaps what was made
+    for (unsigned i = pool.allocated_; i-- > 0;)
+        pool.free_.push_back(int(i)); // lowest index first
     return pool;
 }
 
 buffer_pool::buffer_pool(buffer_pool&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)), size_(other.size_), count_(other.count_),
+    : ring_(other.ring_), size_(other.size_), buffers_(std::move(other.buffers_)),
+      allocated_(std::exchange(other.allocated_, 0)), growth_error_(other.growth_error_),
       free_(std::move(other.free_)) {}
 
 buffer_pool::~buffer_pool() {
-    if (base_)
-        ::munmap(base_, std::size_t(count_) * size_);
+    for (unsigned i = 0; i < allocated_; ++i)
+        ::munmap(buffers_[i], size_);
+}
+
+bool buffer_pool::grow() noexcept {
+    if (growth_error_ != 0 || allocated_ == buffers_.size())
+        return false;
+    void* memory =
+        ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+        growth_error_ = errno;
+        return false;
+    }
+    if (auto registered = ring_->update_buffer(allocated_, iovec{memory, size_}); !registered) {
+        ::munmap(memory, size_);
+        growth_error_ = registered.error().value();
+        return false;
+    }
+    buffers_[allocated_++] = static_cast<char*>(memory);
+    return true;
 }
 
 int buffer_pool::acquire() noexcept {
-    if (free_.empty())
-        return -1;
+    if (free_.empty()) {
+        if (!grow())
+            return -1;
+        return int(allocated_ - 1);
+    }
     int index = free_.back();
     free_.pop_back();
     return index;

@@ -188,10 +188,14 @@ std::uint64_t ring::cq_overflows() const noexcept {
     return io_uring_smp_load_acquire(ring_.cq.koverflow);
 }
 
-result<void> ring::register_buffers(std::span<const iovec> buffers) noexcept {
-    int r =
-        io_uring_register_buffers(&ring_, buffers.data(), static_cast<unsigned>(buffers.size()));
-    if (r < 0)
+result<void> ring::register_sparse_buffers(unsigned count) noexcept {
+    if (int r = io_uring_register_buffers_sparse(&ring_, count); r < 0)
+        return errno_code(-r);
+    return {};
+}
+
+result<void> ring::update_buffer(unsigned slot, const iovec& buffer) noexcept {
+    if (int r = io_uring_register_buffers_update_tag(&ring_, slot, &buffer, nullptr, 1); r < 0)
         return errno_code(-r);
     return {};
 }

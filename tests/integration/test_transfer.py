@@ -141,6 +141,28 @@ class CopyTier(ServerTest):
         self.assertEqual(rings[0]["UserBufs"].split()[0], "2")
 
 
+class BufferGrowth(ServerTest):
+    """The default buffer pool starts with one registered buffer per worker and grows with the
+    number of copy transfers in flight, never past --buffers."""
+    server_args = ("--transfer", "copy")
+    threads = 1
+
+    def populate(self, root):
+        self.files = {"/g%d.bin" % i: os.urandom(600_000 + i) for i in range(8)}
+        for name, data in self.files.items():
+            self.write(name[1:], data)
+
+    def test_pool_grows_with_demand(self):
+        self.assertEqual(self.server.metrics()["spliced_registered_buffers"], 1)
+        checks = {n: (lambda body, d=d: body == d) for n, d in self.files.items()}
+        self.assertEqual(concurrent_downloads(self.server, 48, checks), [])
+        grown = self.server.metrics()["spliced_registered_buffers"]
+        self.assertGreater(grown, 1)
+        self.assertLessEqual(grown, 256)
+        bufs = ring_fdinfo(self.server.pid)[0]["UserBufs"].split()[0]
+        self.assertEqual(bufs, "256")  # the table has every slot from the start
+
+
 class SmallTier(ServerTest):
     """auto sends a body that fits one buffer beside its head in the same SEND as the head: one
     READ_FIXED into the buffer after the head, one SEND, no splice."""

@@ -96,6 +96,7 @@ struct shard {
     counter open_file_cache_hits;
     counter open_file_cache_misses;
     gauge open_file_cache_entries;
+    gauge registered_buffers; // allocated and pinned so far (the pool grows on demand)
     gauge ops_in_flight;
     std::array<latency_histogram, uring::op_kind_count> completion_latency;
     latency_histogram request_duration;

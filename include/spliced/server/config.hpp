@@ -32,9 +32,9 @@ struct config {
     unsigned iowq_workers = 2;           // per worker, bounded and unbounded each
     unsigned buffers = 256;              // registered buffers per worker (copy tier)
     std::size_t buffer_size = 256 << 10; // bytes each
-    // Neither --buffers nor --buffer-size was given: where RLIMIT_MEMLOCK cannot pin the default
-    // pool, a smaller one is registered (with a warning) instead of refusing to start.
-    bool buffers_fit_memlock = true;
+    // Neither --buffers nor --buffer-size was given: the pool grows with demand (and stops, with a
+    // warning, where RLIMIT_MEMLOCK says) instead of being pinned whole at startup.
+    bool buffers_on_demand = true;
     std::size_t open_file_cache = 10000; // entries per worker; 0 disables
     std::chrono::milliseconds open_file_cache_valid{1000};
     bool test_refuse_splice = false; // test hook: every splice behaves as if refused (EINVAL)

@@ -39,8 +39,6 @@ class worker {
     const std::string& setup_mode() const noexcept { return setup_mode_; }
     // Open-file cache entries this worker may hold (valid after start()).
     std::size_t open_file_cache_entries() const noexcept { return open_file_cache_entries_; }
-    // Registered buffers this worker got: --buffers, or fewer where RLIMIT_MEMLOCK is lower.
-    unsigned registered_buffers() const noexcept { return registered_buffers_; }
     // What start() was doing when it failed.
     const std::string& failure() const noexcept { return failure_; }
 
@@ -59,7 +57,6 @@ class worker {
     metrics::shard shard_;
     std::string setup_mode_;
     std::size_t open_file_cache_entries_ = 0;
-    unsigned registered_buffers_ = 0;
     std::string failure_;
     std::thread thread_;
 };

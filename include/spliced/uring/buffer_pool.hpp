@@ -1,7 +1,10 @@
 #pragma once
-// A fixed pool of registered buffers per ring (io_uring_register_buffers) for the copy tier:
-// READ_FIXED into a buffer, SEND from it (DESIGN.md §4). The memory is allocated and pinned once
-// at startup; nothing is allocated afterwards.
+// A pool of registered buffers per ring for the copy and small tiers: READ_FIXED into a buffer,
+// SEND from it (DESIGN.md §4). The ring's buffer table has `count` slots from the start, but
+// memory is allocated and registered (pinned) only as concurrent demand reaches it, one buffer at
+// a time, and then kept: an idle or splice-only server pins next to nothing, a busy copy tier
+// grows to --buffers and stays there. Growth that the kernel refuses (RLIMIT_MEMLOCK) ends growth;
+// the pool then serves with what it has.
 
 #include "spliced/core/result.hpp"
 #include "spliced/uring/ring.hpp"
@@ -14,31 +17,40 @@ namespace spliced::uring {
 
 class buffer_pool {
   public:
-    // Allocates `count` buffers of `size` bytes and registers them with `r`. ENOMEM/EPERM from the
-    // kernel mean the locked-memory limit (RLIMIT_MEMLOCK, systemd's LimitMEMLOCK) is too low.
-    static result<buffer_pool> create(ring& r, unsigned count, std::size_t size);
+    // Registers a sparse table of `count` slots and fills the first `initial` (1 ≤ initial ≤
+    // count) at once; fails if the kernel refuses either. ENOMEM/EPERM mean the locked-memory
+    // limit (RLIMIT_MEMLOCK, systemd's LimitMEMLOCK) is too low.
+    static result<buffer_pool> create(ring& r, unsigned count, std::size_t size, unsigned initial);
 
     buffer_pool(buffer_pool&& other) noexcept;
     buffer_pool& operator=(buffer_pool&&) = delete;
     ~buffer_pool();
 
-    // The index of a free buffer, or -1 when all are in use.
+    // The ring moved (into the worker): register further buffers with it there.
+    void bind(ring& r) noexcept { ring_ = &r; }
+
+    // The index of a free buffer, growing the pool by one if all allocated ones are in use; -1
+    // when `count` are in use or growth was refused.
     int acquire() noexcept;
     void release(int index) noexcept { free_.push_back(index); }
 
-    unsigned count() const noexcept { return count_; }
+    unsigned count() const noexcept { return unsigned(buffers_.size()); }
+    unsigned allocated() const noexcept { return allocated_; }
+    // Why growth stopped early (errno), 0 while it may still grow.
+    int growth_error() const noexcept { return growth_error_; }
 
-    std::span<char> buffer(int index) noexcept {
-        return {base_ + std::size_t(index) * size_, size_};
-    }
+    std::span<char> buffer(int index) noexcept { return {buffers_[std::size_t(index)], size_}; }
 
   private:
     buffer_pool() = default;
+    bool grow() noexcept;
 
-    char* base_ = nullptr; // one mmap of count_ × size_ bytes, registered as count_ iovecs
+    ring* ring_ = nullptr;
     std::size_t size_ = 0;
-    unsigned count_ = 0;
-    std::vector<int> free_; // capacity count_: release() never allocates
+    std::vector<char*> buffers_; // one mapping per slot once allocated, nullptr before
+    unsigned allocated_ = 0;     // slots [0, allocated_) hold registered buffers
+    int growth_error_ = 0;
+    std::vector<int> free_; // capacity count: release() never allocates
 };
 
 } // namespace spliced::uring

@@ -66,8 +66,10 @@ class ring {
         observer_context_ = context;
     }
 
-    // Registers `buffers` as the ring's fixed buffers (READ_FIXED / WRITE_FIXED by index).
-    result<void> register_buffers(std::span<const iovec> buffers) noexcept;
+    // A table of `count` empty fixed-buffer slots (READ_FIXED / WRITE_FIXED by index), filled one
+    // by one with update_buffer(); registering memory pins it (RLIMIT_MEMLOCK).
+    result<void> register_sparse_buffers(unsigned count) noexcept;
+    result<void> update_buffer(unsigned slot, const iovec& buffer) noexcept;
 
     // Replaces fixed-file slots [slot, slot + fds.size()) with `fds` (-1 empties a slot).
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;
