@@ -122,7 +122,7 @@ po::options_description describe_options(std::uint64_t fd_limit) {
         ("transfer", po::value<std::string>()->value_name("auto|splice|copy")->default_value("auto"),
             "how bodies move: splice (file -> pipe -> socket), copy (registered buffers: READ_FIXED + SEND), or auto (bodies up to 8 KiB in one SEND with the head, splice above, copy where splice is refused)")
         ("buffers", po::value<std::string>()->value_name("N")->default_value("256"),
-            "registered buffers per worker for the copy and small tiers (1-65536)")
+            "registered buffers per worker for the copy tier, and as many 16 KiB ones for the small tier (1-65536); pinned as demand grows unless --buffers/--buffer-size is given")
         ("buffer-size", po::value<std::string>()->value_name("BYTES")->default_value("256k"),
             "size of each registered buffer (4k-16M); buffers x size x threads is pinned memory (LimitMEMLOCK)")
         ("open-file-cache", po::value<std::string>()->value_name("N")->default_value("10000"),

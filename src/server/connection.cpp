@@ -52,8 +52,7 @@ connection::connection(worker_state& w, int socket_fd) noexcept
     : w_(w), fd_(socket_fd),
       in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
       in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes), opener_(w, *this),
-      splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice),
-      copy_(w.ring, w.buffer_queue, *this) {}
+      splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice), copy_(w.ring, *this) {}
 
 connection::~connection() {
     release_file();

@@ -156,13 +156,13 @@ bool connection::start_small() noexcept {
         !response_.pieces.empty())
         return false;
     const auto length = response_.ranges.front().length();
-    if (length > w_.cfg.auto_small_max || head_.bytes().size() + length > w_.cfg.buffer_size)
+    if (length > w_.cfg.auto_small_max || head_.bytes().size() + length > w_.cfg.small_buffer_size)
         return false;
     state_ = state::sending_body;
     tier_ = metrics::tier::small;
     w_.send_deadlines.arm(*this, w_.now_ns);
     const auto& range = response_.ranges.front();
-    copy_.start(fd_, file_->slot, range.first, range.length(), head_.bytes());
+    copy_.start(w_.small_queue, fd_, file_->slot, range.first, range.length(), head_.bytes());
     return true;
 }
 
@@ -249,7 +249,7 @@ void connection::start_range(const http::byte_range& range) noexcept {
     if (w_.cfg.transfer == transfer_mode::copy ||
         (w_.cfg.transfer == transfer_mode::automatic && range.length() <= w_.cfg.auto_copy_max)) {
         tier_ = metrics::tier::copy;
-        copy_.start(fd_, file_->slot, range.first, range.length());
+        copy_.start(w_.buffer_queue, fd_, file_->slot, range.first, range.length());
     } else {
         tier_ = metrics::tier::splice;
         splice_.start(fd_, file_->slot, range.first, range.length());
@@ -277,7 +277,7 @@ void connection::transfer_done(transfer_end end) noexcept {
         w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::splice_refused)].add();
         tier_ = metrics::tier::copy;
         const auto& range = response_.ranges[part_];
-        copy_.start(fd_, file_->slot, range.first, range.length());
+        copy_.start(w_.buffer_queue, fd_, file_->slot, range.first, range.length());
         return;
     }
     if (end == transfer_end::complete) {

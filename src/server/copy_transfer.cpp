@@ -26,8 +26,10 @@ void buffer_broker::release(int index) noexcept {
     waiters_.serve([this] { return take(); }, give);
 }
 
-void copy_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,
-                          std::uint64_t length, std::string_view head) noexcept {
+void copy_transfer::start(buffer_broker& pool, int socket_fd, unsigned file_slot,
+                          std::uint64_t offset, std::uint64_t length,
+                          std::string_view head) noexcept {
+    buffers_ = &pool;
     socket_fd_ = socket_fd;
     head_ = head;
     head_left_ = 0;

@@ -23,13 +23,13 @@ class buffer_broker;
 
 class copy_transfer {
   public:
-    copy_transfer(uring::ring& r, buffer_broker& buffers, transfer_client& client) noexcept
-        : ring_(&r), buffers_(&buffers), client_(&client) {}
+    copy_transfer(uring::ring& r, transfer_client& client) noexcept : ring_(&r), client_(&client) {}
 
-    // `head`, if any, goes out in front of the first chunk and must stay valid until the transfer
-    // ends; with a head, a body that fits the buffer beside it is one READ_FIXED and one SEND.
-    void start(int socket_fd, unsigned file_slot, std::uint64_t offset, std::uint64_t length,
-               std::string_view head = {}) noexcept;
+    // Moves the range through buffers of `pool`. `head`, if any, goes out in front of the first
+    // chunk and must stay valid until the transfer ends; with a head, a body that fits the buffer
+    // beside it is one READ_FIXED and one SEND.
+    void start(buffer_broker& pool, int socket_fd, unsigned file_slot, std::uint64_t offset,
+               std::uint64_t length, std::string_view head = {}) noexcept;
     // Stops waiting for a buffer, if it was; ops in flight end when the socket is shut down.
     void abandon() noexcept;
     bool busy() const noexcept { return read_op_.in_flight() || send_op_.in_flight(); }
@@ -44,7 +44,7 @@ class copy_transfer {
     void finish(transfer_end end) noexcept;
 
     uring::ring* ring_;
-    buffer_broker* buffers_;
+    buffer_broker* buffers_ = nullptr; // the pool of the current transfer
     transfer_client* client_;
     int socket_fd_ = -1;
     unsigned file_slot_ = 0;

@@ -127,11 +127,13 @@ int run(const config& cfg) {
     std::fprintf(
         stderr,
         "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
-        "%s %u registered buffers of %zu bytes (%s), io-wq bound %u+%u, open-file cache %zu "
+        "%s %u + %u registered buffers of %zu + %zu bytes (%s), io-wq bound %u+%u, open-file "
+        "cache %zu "
         "entries valid %lld ms; transfer %s\n",
         cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
         cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files,
-        cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffer_size,
+        cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffers, cfg.buffer_size,
+        cfg.small_buffer_size,
         cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
         cfg.iowq_workers, workers.front()->open_file_cache_entries(),
         static_cast<long long>(cfg.open_file_cache_valid.count()),

@@ -19,14 +19,25 @@ static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
     return std::min(c.max_pipes, r.registered_files() / 4);
 }
 
-// The registered-buffer pool. By default it starts with one buffer and grows with demand up to
-// --buffers, so an idle or splice-only worker pins next to nothing and growth stops, with a
-// warning, where RLIMIT_MEMLOCK says (an unprivileged user and a systemd service get 8 MiB; the
-// full default pool is 64 MiB per worker). A pool sized explicitly (--buffers/--buffer-size) is
-// registered whole at startup and refused there if the kernel will not pin it.
-static result<uring::buffer_pool> register_buffers(uring::ring& r, const config& c) {
-    return uring::buffer_pool::create(r, c.buffers, c.buffer_size,
-                                      c.buffers_on_demand ? 1 : c.buffers);
+// The ring's registered buffers: a sparse table holding two pools, --buffers copy-tier buffers of
+// --buffer-size and as many small-tier buffers of config::small_buffer_size (a body of a few KiB
+// beside its head need not pin 256 KiB). By default both start (nearly) empty and grow with
+// demand, so an idle or splice-only worker pins next to nothing and growth stops, with a warning,
+// where RLIMIT_MEMLOCK says (8 MiB for an unprivileged user or a systemd service). Pools sized
+// explicitly (--buffers/--buffer-size) are registered whole at startup and refused there if the
+// kernel will not pin them.
+static result<buffer_pools> register_buffers(uring::ring& r, const config& c) {
+    if (auto sparse = r.register_sparse_buffers(2 * c.buffers); !sparse)
+        return sparse.error();
+    auto copy = uring::buffer_pool::create(r, 0, c.buffers, c.buffer_size,
+                                           c.buffers_on_demand ? 0 : c.buffers);
+    if (!copy)
+        return copy.error();
+    auto small = uring::buffer_pool::create(r, c.buffers, c.buffers, c.small_buffer_size,
+                                            c.buffers_on_demand ? 1 : c.buffers);
+    if (!small)
+        return small.error();
+    return buffer_pools{std::move(*copy), std::move(*small)};
 }
 
 // Cached files may hold at most three quarters of the slots left for files, so that opens in
@@ -39,8 +50,8 @@ static void close_cached_slot(void* closer, unsigned slot) noexcept {
     static_cast<uring::slot_closer*>(closer)->close(slot);
 }
 
-worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&& b,
-                           metrics::shard& s, int root, int log_fd) noexcept
+worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s,
+                           int root, int log_fd) noexcept
     : cfg(c), ring(std::move(r)), slots(ring.registered_files() - 2 * pipe_budget(c, ring)),
       pipe_slots(2 * pipe_budget(c, ring), ring.registered_files() - 2 * pipe_budget(c, ring)),
       closer(ring, slots),
@@ -48,12 +59,15 @@ worker_state::worker_state(const config& c, uring::ring&& r, uring::buffer_pool&
             std::uint64_t(c.open_file_cache_valid.count()) * 1'000'000, close_cached_slot, &closer),
       pipes(ring, pipe_slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
             pipe_budget(c, ring)),
-      broker(pipes), buffers(std::move(b)), buffer_queue(buffers), shard(s), root_fd(root),
+      broker(pipes), buffers(std::move(b.copy)), small_buffers(std::move(b.small)),
+      buffer_queue(buffers), small_queue(small_buffers), shard(s), root_fd(root),
       header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
       send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
       log(ring, log_fd) {
-    buffers.bind(ring); // the pool registers buffers it grows with the ring where it now lives
+    // The pools register the buffers they grow with the ring where it now lives.
+    buffers.bind(ring);
+    small_buffers.bind(ring);
 }
 
 // Cache-Control and Expires lines for file responses at wall time `now` (nginx's `expires` sets
@@ -73,7 +87,7 @@ std::string cache_headers(const config& cfg, std::int64_t now) {
 // The worker thread's event loop and everything only it touches.
 class worker::loop {
   public:
-    loop(worker& owner, uring::ring&& r, uring::buffer_pool&& buffers)
+    loop(worker& owner, uring::ring&& r, buffer_pools&& buffers)
         : owner_(owner), state_(owner.cfg_, std::move(r), std::move(buffers), owner.shard_,
                                 owner.root_fd_, owner.log_fd_),
           max_connections_(owner.max_connections_) {
@@ -181,15 +195,18 @@ void worker::loop::publish() noexcept {
     owner_.shard_.sq_full_waits.mirror(stats.sq_full_waits);
     owner_.shard_.cq_overflows.mirror(state_.ring.cq_overflows());
     owner_.shard_.access_log_dropped.mirror(state_.log.dropped());
-    owner_.shard_.registered_buffers.set(state_.buffers.allocated());
-    if (state_.buffers.growth_error() != 0 && !buffer_growth_reported_) {
+    owner_.shard_.registered_buffers.set(state_.buffers.allocated() +
+                                         state_.small_buffers.allocated());
+    for (const auto* pool : {&state_.buffers, &state_.small_buffers}) {
+        if (pool->growth_error() == 0 || buffer_growth_reported_)
+            continue;
         buffer_growth_reported_ = true;
         std::fprintf(stderr,
-                     "spliced: warning: the registered-buffer pool stopped growing at %u of %u "
-                     "buffers (%s); raise LimitMEMLOCK (RLIMIT_MEMLOCK) or lower --buffers / "
-                     "--buffer-size; transfers wait for a free buffer meanwhile\n",
-                     state_.buffers.allocated(), state_.buffers.count(),
-                     std::strerror(state_.buffers.growth_error()));
+                     "spliced: warning: a registered-buffer pool stopped growing at %u of %u "
+                     "buffers of %zu bytes (%s); raise LimitMEMLOCK (RLIMIT_MEMLOCK) or lower "
+                     "--buffers / --buffer-size; transfers wait for a free buffer meanwhile\n",
+                     pool->allocated(), pool->count(), pool->buffer_size(),
+                     std::strerror(pool->growth_error()));
     }
     owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
     owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
@@ -350,18 +367,18 @@ result<void> worker::start() {
             finished_.store(true, std::memory_order_release);
             return;
         }
-        auto buffers = register_buffers(*r, cfg_);
-        if (!buffers) {
+        auto pools = register_buffers(*r, cfg_);
+        if (!pools) {
             failure_ = "registering " + std::to_string(cfg_.buffers) + " buffers of " +
                        std::to_string(cfg_.buffer_size) +
                        " bytes (--buffers, --buffer-size: pinned memory, allowed by "
                        "RLIMIT_MEMLOCK / systemd's LimitMEMLOCK)";
-            ready.set_value(buffers.error());
+            ready.set_value(pools.error());
             finished_.store(true, std::memory_order_release);
             return;
         }
         setup_mode_ = r->setup_mode();
-        loop l(*this, std::move(*r), std::move(*buffers));
+        loop l(*this, std::move(*r), std::move(*pools));
         open_file_cache_entries_ = l.open_file_cache_entries();
         ready.set_value(result<void>{});
         l.run();

@@ -22,12 +22,18 @@
 
 namespace spliced::server {
 
+// The ring's two registered-buffer pools (worker.cpp, register_buffers).
+struct buffer_pools {
+    uring::buffer_pool copy;  // --buffers of --buffer-size: the copy tier
+    uring::buffer_pool small; // --buffers of config::small_buffer_size: the small tier
+};
+
 using connection_deadlines =
     deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
 
 struct worker_state {
-    worker_state(const config& c, uring::ring&& r, uring::buffer_pool&& b, metrics::shard& s,
-                 int root, int log_fd) noexcept;
+    worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s, int root,
+                 int log_fd) noexcept;
 
     const config& cfg;
     uring::ring ring;
@@ -37,8 +43,10 @@ struct worker_state {
     fs::open_file_cache files; // its slots come from `slots` and go back through `closer`
     uring::pipe_pool pipes;
     pipe_broker broker;
-    uring::buffer_pool buffers;
+    uring::buffer_pool buffers;       // copy tier
+    uring::buffer_pool small_buffers; // small tier
     buffer_broker buffer_queue;
+    buffer_broker small_queue;
     metrics::shard& shard;
     int root_fd;
 

@@ -6,27 +6,26 @@
 
 namespace spliced::uring {
 
-result<buffer_pool> buffer_pool::create(ring& r, unsigned count, std::size_t size,
+result<buffer_pool> buffer_pool::create(ring& r, unsigned first, unsigned count, std::size_t size,
                                         unsigned initial) {
     buffer_pool pool;
     pool.ring_ = &r;
+    pool.first_ = first;
     pool.size_ = size;
     pool.buffers_.assign(count, nullptr);
     pool.free_.reserve(count);
-    if (auto sparse = r.register_sparse_buffers(count); !sparse)
-        return sparse.error();
     while (pool.allocated_ < initial)
         if (!pool.grow())
             return errno_code(pool.growth_error_); // the destructor unmaps what was made
     for (unsigned i = pool.allocated_; i-- > 0;)
-        pool.free_.push_back(int(i)); // lowest index first
+        pool.free_.push_back(int(first + i)); // lowest index first
     return pool;
 }
 
 buffer_pool::buffer_pool(buffer_pool&& other) noexcept
-    : ring_(other.ring_), size_(other.size_), buffers_(std::move(other.buffers_)),
-      allocated_(std::exchange(other.allocated_, 0)), growth_error_(other.growth_error_),
-      free_(std::move(other.free_)) {}
+    : ring_(other.ring_), first_(other.first_), size_(other.size_),
+      buffers_(std::move(other.buffers_)), allocated_(std::exchange(other.allocated_, 0)),
+      growth_error_(other.growth_error_), free_(std::move(other.free_)) {}
 
 buffer_pool::~buffer_pool() {
     for (unsigned i = 0; i < allocated_; ++i)
@@ -42,7 +41,8 @@ bool buffer_pool::grow() noexcept {
         growth_error_ = errno;
         return false;
     }
-    if (auto registered = ring_->update_buffer(allocated_, iovec{memory, size_}); !registered) {
+    if (auto registered = ring_->update_buffer(first_ + allocated_, iovec{memory, size_});
+        !registered) {
         ::munmap(memory, size_);
         growth_error_ = registered.error().value();
         return false;
@@ -55,7 +55,7 @@ int buffer_pool::acquire() noexcept {
     if (free_.empty()) {
         if (!grow())
             return -1;
-        return int(allocated_ - 1);
+        return int(first_ + allocated_ - 1);
     }
     int index = free_.back();
     free_.pop_back();

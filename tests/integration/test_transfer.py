@@ -138,7 +138,7 @@ class CopyTier(ServerTest):
     def test_buffers_are_registered(self):
         rings = ring_fdinfo(self.server.pid)
         self.assertEqual(len(rings), 1)
-        self.assertEqual(rings[0]["UserBufs"].split()[0], "2")
+        self.assertEqual(rings[0]["UserBufs"].split()[0], "4")  # 2 copy + 2 small-tier
 
 
 class BufferGrowth(ServerTest):
@@ -160,21 +160,21 @@ class BufferGrowth(ServerTest):
         self.assertGreater(grown, 1)
         self.assertLessEqual(grown, 256)
         bufs = ring_fdinfo(self.server.pid)[0]["UserBufs"].split()[0]
-        self.assertEqual(bufs, "256")  # the table has every slot from the start
+        self.assertEqual(bufs, "512")  # every slot of both pools is in the table from the start
 
 
 class SmallTier(ServerTest):
     """auto sends a body that fits one buffer beside its head in the same SEND as the head: one
     READ_FIXED into the buffer after the head, one SEND, no splice."""
-    BUFFER = 8192
-    server_args = ("--transfer", "auto", "--buffers", "2", "--buffer-size", str(BUFFER),
+    SMALL_BUFFER = 16384  # config::small_buffer_size
+    server_args = ("--transfer", "auto", "--buffers", "2", "--buffer-size", "8192",
                    "--auto-small-max", "1M")
     threads = 1
 
     def populate(self, root):
         self.small = offset_pattern(1000)
         self.write("small.bin", self.small)
-        self.edge = offset_pattern(self.BUFFER - 200)  # fits alone, not beside a ~250-byte head
+        self.edge = offset_pattern(self.SMALL_BUFFER - 200)  # fits alone, not beside its head
         self.write("edge.bin", self.edge)
         self.files = {"/s%d.bin" % i: os.urandom(100 + 997 * i) for i in range(8)}
         for name, data in self.files.items():

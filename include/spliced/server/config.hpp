@@ -28,10 +28,11 @@ struct config {
     std::optional<unsigned> sqpoll_idle_ms;
     unsigned registered_files = 16384;
     unsigned pipe_size = 1u << 20;
-    unsigned max_pipes = 1024;           // per worker
-    unsigned iowq_workers = 2;           // per worker, bounded and unbounded each
-    unsigned buffers = 256;              // registered buffers per worker (copy tier)
-    std::size_t buffer_size = 256 << 10; // bytes each
+    unsigned max_pipes = 1024;                // per worker
+    unsigned iowq_workers = 2;                // per worker, bounded and unbounded each
+    unsigned buffers = 256;                   // registered buffers per worker (copy tier)
+    std::size_t buffer_size = 256 << 10;      // bytes each
+    std::size_t small_buffer_size = 16 << 10; // the small tier's buffers (as many as --buffers)
     // Neither --buffers nor --buffer-size was given: the pool grows with demand (and stops, with a
     // warning, where RLIMIT_MEMLOCK says) instead of being pinned whole at startup.
     bool buffers_on_demand = true;
@@ -40,7 +41,7 @@ struct config {
     bool test_refuse_splice = false; // test hook: every splice behaves as if refused (EINVAL)
     transfer_mode transfer = transfer_mode::automatic;
     // auto's cut-overs, chosen from perf/RESULTS.md ("Tiers", 2026-11-26): a body of at most
-    // auto_small_max bytes that fits one buffer beside its head leaves with the head in one SEND
+    // auto_small_max bytes that fits a small buffer beside its head leaves with the head in one SEND
     // (small tier: cheapest per request up to 8 KiB; splice is cheaper from 16 KiB); bodies up to
     // auto_copy_max bytes take the copy tier (0: never; splice used less CPU at every size
     // measured); larger ones splice.
