@@ -266,7 +266,7 @@ parsed_flags parse_flags(int argc, char** argv) {
     const std::uint64_t fd_limit = server::raise_fd_limit();
     const auto opts = describe_options(fd_limit);
     // Not in --help: lets the test suite exercise the copy fallback on any file system, and the
-    // tier benchmark (perf/tiers.sh) move auto's cut-overs.
+    // tier benchmark (perf/tiers.py) move auto's cut-overs.
     po::options_description hidden;
     hidden.add_options()("test-refuse-splice", "")("auto-small-max", po::value<std::string>())(
         "auto-copy-max", po::value<std::string>());

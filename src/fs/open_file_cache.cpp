@@ -92,10 +92,8 @@ std::size_t open_file_cache::shed(std::size_t n) noexcept {
         entry& e = *--it;
         if (e.refs != 0)
             continue;
-        it = lru_.erase(it); // the entry after e: the next turn's decrement reaches the one before
-        e.cached = false;
-        index_.erase(std::string_view(e.path));
-        drop(e);
+        ++it; // the entry after e stays valid while e leaves; the next turn steps back past it
+        invalidate(e);
         ++shed;
     }
     return shed;

@@ -62,6 +62,7 @@ class connection final : private open_client, private transfer_client {
     void on_send(int res, std::uint32_t) noexcept;
     void send_body() noexcept;
     void start_range(const http::byte_range& range) noexcept;
+    void start_copy(const http::byte_range& range) noexcept;
     bool start_small() noexcept;
     void transfer_progress(std::uint64_t bytes) noexcept override;
     void head_progress(std::uint64_t bytes) noexcept override;

@@ -148,20 +148,20 @@ void connection::serve_file(const opened_file& file, std::string_view encoding) 
         send_head(body);
 }
 
-// The small tier, where auto picks it: one range of at most auto_small_max bytes that fits one
-// buffer beside the head goes out with the head in a single SEND (copy_transfer reads it in right
-// after the head).
+// The small tier, where auto picks it: one range of at most auto_small_max bytes that fits a
+// small-tier buffer beside the head goes out with the head in a single SEND (copy_transfer reads
+// it in right after the head).
 bool connection::start_small() noexcept {
     if (w_.cfg.transfer != transfer_mode::automatic || response_.ranges.size() != 1 ||
         !response_.pieces.empty())
         return false;
-    const auto length = response_.ranges.front().length();
-    if (length > w_.cfg.auto_small_max || head_.bytes().size() + length > w_.cfg.small_buffer_size)
+    const auto& range = response_.ranges.front();
+    if (range.length() > w_.cfg.auto_small_max ||
+        head_.bytes().size() + range.length() > w_.cfg.small_buffer_size)
         return false;
     state_ = state::sending_body;
     tier_ = metrics::tier::small;
     w_.send_deadlines.arm(*this, w_.now_ns);
-    const auto& range = response_.ranges.front();
     copy_.start(w_.small_queue, fd_, file_->slot, range.first, range.length(), head_.bytes());
     return true;
 }
@@ -248,12 +248,16 @@ void connection::send_body() noexcept {
 void connection::start_range(const http::byte_range& range) noexcept {
     if (w_.cfg.transfer == transfer_mode::copy ||
         (w_.cfg.transfer == transfer_mode::automatic && range.length() <= w_.cfg.auto_copy_max)) {
-        tier_ = metrics::tier::copy;
-        copy_.start(w_.buffer_queue, fd_, file_->slot, range.first, range.length());
+        start_copy(range);
     } else {
         tier_ = metrics::tier::splice;
         splice_.start(fd_, file_->slot, range.first, range.length());
     }
+}
+
+void connection::start_copy(const http::byte_range& range) noexcept {
+    tier_ = metrics::tier::copy;
+    copy_.start(w_.buffer_queue, fd_, file_->slot, range.first, range.length());
 }
 
 void connection::transfer_progress(std::uint64_t bytes) noexcept {
@@ -275,9 +279,7 @@ void connection::transfer_done(transfer_end end) noexcept {
     if (end == transfer_end::refused && w_.cfg.transfer == transfer_mode::automatic) {
         // Nothing of this range has moved yet: the copy tier sends exactly the same bytes.
         w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::splice_refused)].add();
-        tier_ = metrics::tier::copy;
-        const auto& range = response_.ranges[part_];
-        copy_.start(w_.buffer_queue, fd_, file_->slot, range.first, range.length());
+        start_copy(response_.ranges[part_]);
         return;
     }
     if (end == transfer_end::complete) {

@@ -34,8 +34,7 @@ void file_opener::open(std::string relative) noexcept {
         return;
     }
     if (found.fresh) {
-        w_->shard.open_file_cache_hits.add();
-        client_->file_opened(opened_file{found.file->slot, S_IFREG, found.file});
+        hand_over(*found.file);
         return;
     }
     // Older than the validity window: does the path still name this version? Following symlinks
@@ -51,8 +50,7 @@ void file_opener::on_check(int res, std::uint32_t) noexcept {
     auto& entry = *std::exchange(checking_, nullptr);
     if (res == 0 && fs::same_version(entry.headers.id, entry.dev, stat_)) {
         w_->files.confirm(entry, w_->now_ns);
-        w_->shard.open_file_cache_hits.add();
-        client_->file_opened(opened_file{entry.slot, S_IFREG, &entry});
+        hand_over(entry);
         return;
     }
     // Replaced, rewritten or gone: nobody new gets the old version; its users keep theirs.
@@ -60,6 +58,12 @@ void file_opener::on_check(int res, std::uint32_t) noexcept {
     w_->files.release(entry);
     w_->shard.open_file_cache_misses.add();
     open_path();
+}
+
+// A cache hit: the entry (already referenced by find) goes to the client.
+void file_opener::hand_over(fs::open_file_cache::entry& e) noexcept {
+    w_->shard.open_file_cache_hits.add();
+    client_->file_opened(opened_file{e.slot, S_IFREG, &e});
 }
 
 void file_opener::open_path() noexcept {

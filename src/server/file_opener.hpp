@@ -47,6 +47,7 @@ class file_opener {
     bool busy() const noexcept;
 
   private:
+    void hand_over(fs::open_file_cache::entry& e) noexcept;
     void open_path() noexcept;
     void on_check(int res, std::uint32_t) noexcept;
     void on_open(int res, std::uint32_t) noexcept;

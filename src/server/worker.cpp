@@ -42,7 +42,7 @@ static result<buffer_pools> register_buffers(uring::ring& r, const config& c) {
 
 // Cached files may hold at most three quarters of the slots left for files, so that opens in
 // progress and files evicted while still being sent always find room.
-std::size_t open_file_cache_capacity(const config& c, std::size_t file_slots) noexcept {
+static std::size_t open_file_cache_capacity(const config& c, std::size_t file_slots) noexcept {
     return std::min(c.open_file_cache, file_slots - file_slots / 4);
 }
 

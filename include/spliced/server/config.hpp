@@ -30,7 +30,7 @@ struct config {
     unsigned pipe_size = 1u << 20;
     unsigned max_pipes = 1024;                // per worker
     unsigned iowq_workers = 2;                // per worker, bounded and unbounded each
-    unsigned buffers = 256;                   // registered buffers per worker (copy tier)
+    unsigned buffers = 256;                   // per worker: copy-tier buffers, and as many small
     std::size_t buffer_size = 256 << 10;      // bytes each
     std::size_t small_buffer_size = 16 << 10; // the small tier's buffers (as many as --buffers)
     // Neither --buffers nor --buffer-size was given: the pool grows with demand (and stops, with a
@@ -41,9 +41,9 @@ struct config {
     bool test_refuse_splice = false; // test hook: every splice behaves as if refused (EINVAL)
     transfer_mode transfer = transfer_mode::automatic;
     // auto's cut-overs, chosen from perf/RESULTS.md ("Tiers", 2026-11-26): a body of at most
-    // auto_small_max bytes that fits a small buffer beside its head leaves with the head in one SEND
-    // (small tier: cheapest per request up to 8 KiB; splice is cheaper from 16 KiB); bodies up to
-    // auto_copy_max bytes take the copy tier (0: never; splice used less CPU at every size
+    // auto_small_max bytes that fits a small buffer beside its head leaves with the head in one
+    // SEND (small tier: cheapest per request up to 8 KiB; splice is cheaper from 16 KiB); bodies up
+    // to auto_copy_max bytes take the copy tier (0: never; splice used less CPU at every size
     // measured); larger ones splice.
     std::size_t auto_small_max = 8 << 10;
     std::uint64_t auto_copy_max = 0;
@@ -58,10 +58,9 @@ struct config {
     std::string cache_control;                   // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires; // Expires + Cache-Control: max-age
     bool content_disposition_attachment = false; // Content-Disposition: attachment
-    std::string access_log = "off";
+    std::string access_log = "off";              // a path, "-" for stdout, or "off"
     // Precompressed siblings to prefer, in order: {"br", ".br"}, {"gzip", ".gz"}, {"zstd", ".zst"}.
-    std::vector<std::pair<std::string, std::string>>
-        precompressed; // a path, "-" for stdout, or "off"
+    std::vector<std::pair<std::string, std::string>> precompressed;
 };
 
 } // namespace spliced::server
