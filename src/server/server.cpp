@@ -130,10 +130,9 @@ int run(const config& cfg) {
         "%s %u + %u registered buffers of %zu + %zu bytes (%s), io-wq bound %u+%u, open-file "
         "cache %zu "
         "entries valid %lld ms; transfer %s\n",
-        cfg.threads, workers.front()->setup_mode().c_str(), cfg.queue_depth,
-        cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth, cfg.registered_files,
-        cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffers, cfg.buffer_size,
-        cfg.small_buffer_size,
+        cfg.threads, info.setup_flags.c_str(), info.queue_depth, info.cq_depth,
+        cfg.registered_files, cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffers,
+        cfg.buffer_size, cfg.small_buffer_size,
         cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
         cfg.iowq_workers, workers.front()->open_file_cache_entries(),
         static_cast<long long>(cfg.open_file_cache_valid.count()),

@@ -96,6 +96,7 @@ class worker::loop {
             accepts_.push_back(std::make_unique<accept_slot>(*this, l));
         connections_.reserve(
             static_cast<std::size_t>(std::min<std::uint64_t>(max_connections_, 65536)));
+        publish(); // before start() returns: a scrape after the readiness line sees the pools
     }
 
     void run() noexcept;
@@ -150,7 +151,6 @@ class worker::loop {
 
 void worker::loop::run() noexcept {
     tick();
-    publish();
     arm_wake();
     arm_accepts();
     while (true) {
