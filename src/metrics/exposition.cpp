@@ -88,6 +88,10 @@ constexpr scalar_spec shard_scalars[] = {
      "Access log lines dropped because the log's file fell too far behind (never queued "
      "unbounded).",
      MetricType::Counter, [](const shard& s) { return double(s.access_log_dropped.value()); }},
+    {"spliced_recv_buffer_shortages_total",
+     "Receives that found every provided receive buffer taken and were repeated into the "
+     "connection's own buffer (raise --recv-buffers if this grows steadily).",
+     MetricType::Counter, [](const shard& s) { return double(s.recv_buffer_shortages.value()); }},
     {"spliced_ops_in_flight", "Operations submitted and not yet completed.", MetricType::Gauge,
      [](const shard& s) { return double(s.ops_in_flight.value()); }},
     {"spliced_open_file_cache_hits_total",

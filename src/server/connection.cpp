@@ -48,22 +48,32 @@ metrics::method_label label_of(http::method m) noexcept {
 
 } // namespace
 
-connection::connection(worker_state& w, int socket_fd) noexcept
-    : w_(w), fd_(socket_fd),
-      in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
+connection::exchange::exchange(worker_state& w) noexcept
+    : in_capacity_(std::min(initial_receive_buffer, w.cfg.max_header_bytes + 1)),
       in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes), opener_(w, *this),
       splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice), copy_(w.ring, *this) {}
 
+bool connection::exchange::busy() const noexcept {
+    return send_op_.in_flight() || opener_.busy() || splice_.busy() || copy_.busy();
+}
+
+connection::connection(worker_state& w, int socket_fd) noexcept : w_(w), fd_(socket_fd) {}
+
 connection::~connection() {
-    release_file();
-    if (original_)
-        w_.release(*original_);
+    if (x_) {
+        release_file();
+        if (x_->original_)
+            w_.release(*x_->original_);
+        x_->original_.reset();
+        x_->in_length_ = 0;
+        x_->reader_.reset(); // it may hold half a request
+        w_.exchanges.give(std::move(x_));
+    }
     ::close(fd_);
 }
 
 bool connection::busy() const noexcept {
-    return recv_op_.in_flight() || send_op_.in_flight() || opener_.busy() || splice_.busy() ||
-           copy_.busy();
+    return recv_op_.in_flight() || (x_ && x_->busy());
 }
 
 void connection::start() noexcept {
@@ -73,44 +83,99 @@ void connection::start() noexcept {
     receive();
 }
 
+connection::exchange& connection::engage() noexcept {
+    if (!x_) {
+        x_ = w_.exchanges.take(w_);
+        x_->owner_ = this;
+    }
+    return *x_;
+}
+
+// Idle again: the exchange goes back to the worker's spares. Nothing of it may be in use.
+void connection::disengage() noexcept {
+    if (x_ && x_->in_length_ == 0 && !x_->busy() && !x_->file_ && !x_->original_)
+        w_.exchanges.give(std::move(x_));
+}
+
 // ---- receive and parse ---------------------------------------------------------------------
 
+// With nothing buffered, the receive takes one of the worker's provided buffers when data
+// arrives (an idle connection holds no buffer of its own); bytes of an unfinished head are
+// appended to the exchange's buffer directly, so that none can arrive without room.
 void connection::receive() noexcept {
+    auto& sqe = recv_op_.sqe();
+    if (w_.recv_buffers.enabled() && !recv_into_exchange_ && (!x_ || x_->in_length_ == 0)) {
+        io_uring_prep_recv(&sqe, fd_, nullptr, 0, 0);
+        w_.recv_buffers.select(sqe);
+        w_.ring.push(recv_op_);
+        return;
+    }
+    recv_into_exchange_ = false;
+    auto& x = engage();
     const std::size_t limit =
         w_.cfg.max_header_bytes + 1; // one past: lets the reader see "too long"
-    if (in_length_ == in_capacity_ && in_capacity_ < limit) {
+    if (x.in_length_ == x.in_capacity_ && x.in_capacity_ < limit) {
         // Most heads fit the first buffer; a long one grows it, never past the limit. No receive
         // is in flight here, so the kernel holds no pointer into the old buffer.
-        std::size_t grown = std::min(in_capacity_ * 4, limit);
+        std::size_t grown = std::min(x.in_capacity_ * 4, limit);
         std::unique_ptr<char[]> bigger(new char[grown]);
-        std::memcpy(bigger.get(), in_.get(), in_length_);
-        in_ = std::move(bigger);
-        in_capacity_ = grown;
+        std::memcpy(bigger.get(), x.in_.get(), x.in_length_);
+        x.in_ = std::move(bigger);
+        x.in_capacity_ = grown;
     }
-    io_uring_prep_recv(&recv_op_.sqe(), fd_, in_.get() + in_length_, in_capacity_ - in_length_, 0);
+    io_uring_prep_recv(&sqe, fd_, x.in_.get() + x.in_length_, x.in_capacity_ - x.in_length_, 0);
     w_.ring.push(recv_op_);
 }
 
-void connection::on_recv(int res, std::uint32_t) noexcept {
+void connection::on_recv(int res, std::uint32_t flags) noexcept {
+    // A provided buffer goes back to the kernel however the receive ended; its bytes are copied
+    // out first.
+    struct recycle_guard {
+        uring::provided_buffers& buffers;
+        std::uint32_t flags;
+        ~recycle_guard() {
+            if (uring::provided_buffers::carries_buffer(flags))
+                buffers.recycle(flags);
+        }
+    } recycle{w_.recv_buffers, flags};
     if (state_ == state::closing)
         return;
+    if (res == -ENOBUFS) { // every provided buffer is taken: this one receive brings its own
+        w_.shard.recv_buffer_shortages.add();
+        recv_into_exchange_ = true;
+        receive();
+        return;
+    }
     if (res <= 0) {
         close_now(); // the client closed (0) or the socket failed
         return;
     }
     if (state_ == state::lingering) {
-        in_length_ = 0; // read and discard until the client closes or the linger time ends
+        if (x_)
+            x_->in_length_ = 0; // read and discard until the client closes or the linger ends
         receive();
         return;
     }
-    if (in_length_ == 0)
+    auto& x = engage();
+    if (x.in_length_ == 0)
         w_.header_deadlines.arm(*this, w_.now_ns); // the head's clock starts at its first byte
-    in_length_ += static_cast<std::size_t>(res);
+    const auto length = static_cast<std::size_t>(res);
+    if (uring::provided_buffers::carries_buffer(flags)) {
+        // Only an empty exchange buffer receives this way, and a provided buffer is never larger
+        // than the head limit (worker_state): grow to fit, then copy.
+        if (length > x.in_capacity_) {
+            x.in_capacity_ =
+                std::min(std::max(x.in_capacity_ * 4, length), w_.cfg.max_header_bytes + 1);
+            x.in_.reset(new char[x.in_capacity_]);
+        }
+        std::memcpy(x.in_.get(), w_.recv_buffers.data(flags, length).data(), length);
+    }
+    x.in_length_ += length;
     parse();
 }
 
 void connection::parse() noexcept {
-    auto outcome = reader_.feed(std::string_view(in_.get(), in_length_));
+    auto outcome = x_->reader_.feed(std::string_view(x_->in_.get(), x_->in_length_));
     switch (outcome.result) {
     case http::request_reader::state::need_more:
         receive();
@@ -118,25 +183,26 @@ void connection::parse() noexcept {
     case http::request_reader::state::error:
         // The byte stream cannot be trusted past a bad head: answer, then close.
         begin_request(false);
-        in_length_ = 0;
-        keep_alive_ = false;
-        version_ = 11;
-        method_ = http::method::other;
-        request_start_ns_ = w_.now_ns;
+        x_->in_length_ = 0;
+        x_->keep_alive_ = false;
+        x_->version_ = 11;
+        x_->method_ = http::method::other;
+        x_->request_start_ns_ = w_.now_ns;
         respond_simple(outcome.error);
         return;
     case http::request_reader::state::done:
         break;
     }
     // Pipelined bytes after this request stay in the buffer for the next one.
-    std::memmove(in_.get(), in_.get() + outcome.consumed, in_length_ - outcome.consumed);
-    in_length_ -= outcome.consumed;
+    std::memmove(x_->in_.get(), x_->in_.get() + outcome.consumed,
+                 x_->in_length_ - outcome.consumed);
+    x_->in_length_ -= outcome.consumed;
     begin_request(true);
-    const auto& head = reader_.head();
-    method_ = head.method;
-    version_ = head.version;
-    keep_alive_ = head.keep_alive && !w_.draining;
-    request_start_ns_ = w_.now_ns;
+    const auto& head = x_->reader_.head();
+    x_->method_ = head.method;
+    x_->version_ = head.version;
+    x_->keep_alive_ = head.keep_alive && !w_.draining;
+    x_->request_start_ns_ = w_.now_ns;
     handle_request();
 }
 
@@ -144,27 +210,27 @@ void connection::parse() noexcept {
 
 void connection::handle_request() noexcept {
     disarm(timer_hook_);
-    if (method_ == http::method::options) {
-        status_code_ = http::code(http::status::no_content);
-        head_.start(http::status::no_content, http::view(w_.date));
-        head_.field("Allow", "GET, HEAD");
-        head_.finish(keep_alive_, version_);
+    if (x_->method_ == http::method::options) {
+        x_->status_code_ = http::code(http::status::no_content);
+        x_->head_.start(http::status::no_content, http::view(w_.date));
+        x_->head_.field("Allow", "GET, HEAD");
+        x_->head_.finish(x_->keep_alive_, x_->version_);
         send_head(false);
         return;
     }
-    if (method_ == http::method::other) {
+    if (x_->method_ == http::method::other) {
         respond_simple(http::status::method_not_allowed, "Allow: GET, HEAD\r\n");
         return;
     }
-    auto path = http::normalize_target(reader_.head().target);
+    auto path = http::normalize_target(x_->reader_.head().target);
     if (!path) {
         respond_simple(http::status::bad_request);
         return;
     }
-    path_ = std::move(*path);
-    tried_index_ = false;
+    x_->path_ = std::move(*path);
+    x_->tried_index_ = false;
     state_ = state::opening;
-    opener_.open(path_.relative);
+    x_->opener_.open(x_->path_.relative);
 }
 
 // ---- finish: keep-alive or close -----------------------------------------------------------
@@ -172,37 +238,38 @@ void connection::handle_request() noexcept {
 void connection::finish_response() noexcept {
     count_request();
     log_request(true);
-    w_.shard.request_duration.observe_ns(w_.now_ns - request_start_ns_);
+    w_.shard.request_duration.observe_ns(w_.now_ns - x_->request_start_ns_);
     release_file();
-    if (!keep_alive_ || w_.draining) {
+    if (!x_->keep_alive_ || w_.draining) {
         linger();
         return;
     }
     state_ = state::reading;
-    reader_.reset();
-    if (in_length_ > 0) {
+    x_->reader_.reset();
+    if (x_->in_length_ > 0) {
         w_.header_deadlines.arm(*this, w_.now_ns);
         parse(); // a pipelined request is already here
         return;
     }
+    disengage();
     w_.idle_deadlines.arm(*this, w_.now_ns);
     receive();
 }
 
 void connection::count_request() noexcept {
-    w_.shard.count_request(label_of(method_), status_code_);
+    w_.shard.count_request(label_of(x_->method_), x_->status_code_);
 }
 
 void connection::begin_request(bool parsed) noexcept {
-    head_parsed_ = parsed;
-    body_sent_ = 0;
-    response_ = {};
+    x_->head_parsed_ = parsed;
+    x_->body_sent_ = 0;
+    x_->response_ = {};
 }
 
 void connection::release_file() noexcept {
-    if (file_) {
-        w_.release(*file_);
-        file_.reset();
+    if (x_->file_) {
+        w_.release(*x_->file_);
+        x_->file_.reset();
     }
 }
 
@@ -212,7 +279,7 @@ void connection::linger() noexcept {
     // lingering_close).
     state_ = state::lingering;
     ::shutdown(fd_, SHUT_WR);
-    in_length_ = 0;
+    x_->in_length_ = 0;
     w_.linger_deadlines.arm(*this, w_.now_ns);
     receive();
 }
@@ -228,7 +295,7 @@ void connection::count_aborted(metrics::aborted why) noexcept {
 }
 
 void connection::drain() noexcept {
-    if (state_ == state::reading && in_length_ == 0)
+    if (state_ == state::reading && (!x_ || x_->in_length_ == 0))
         close_now();
 }
 
@@ -237,13 +304,15 @@ void connection::close_now() noexcept {
         return;
     state_ = state::closing;
     disarm(timer_hook_);
-    splice_.abandon();
-    copy_.abandon();
-    if (!splice_.busy() && !copy_.busy())
-        release_file();
-    if (original_) { // no operation refers to it: only the sibling's open can be in flight
-        w_.release(*original_);
-        original_.reset();
+    if (x_) {
+        x_->splice_.abandon();
+        x_->copy_.abandon();
+        if (!x_->splice_.busy() && !x_->copy_.busy())
+            release_file();
+        if (x_->original_) { // no operation refers to it: only the sibling's open can be in flight
+            w_.release(*x_->original_);
+            x_->original_.reset();
+        }
     }
     // Every operation on the socket ends promptly once it is shut down; the worker frees this
     // connection when the last of their CQEs has arrived.

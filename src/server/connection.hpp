@@ -2,9 +2,9 @@
 // One client connection: receive → parse → resolve/open → head → body → keep-alive or close
 // (DESIGN.md "The data path"), each step a method below, in that order.
 //
-// Ownership: the worker owns connections. A connection owns its socket, its receive buffer, the
-// fixed slot of the file it is serving and its embedded operations; it is destroyed only when
-// none of those operations is in flight (DESIGN.md §11).
+// Ownership: the worker owns connections. A connection owns its socket, its exchange (receive
+// buffer, the fixed slot of the file it is serving, the operations of a request) and its receive
+// operation; it is destroyed only when none of those operations is in flight (DESIGN.md §11).
 
 #include "copy_transfer.hpp"
 #include "file_opener.hpp"
@@ -24,7 +24,7 @@ namespace spliced::server {
 
 struct worker_state;
 
-class connection final : private open_client, private transfer_client {
+class connection final {
   public:
     connection(worker_state& w, int socket_fd) noexcept;
     ~connection();
@@ -41,6 +41,61 @@ class connection final : private open_client, private transfer_client {
     bool busy() const noexcept;
     bool closing() const noexcept { return state_ == state::closing; }
 
+    // Everything a request needs beyond the socket: receive buffer, parser, response head and
+    // plan, the file, the opener and the transfers. A connection holds one from the first byte
+    // of a request until it is idle again (keep-alive with nothing buffered); idle connections
+    // hold none, so 10,000 of them cost 10,000 small objects, not 10,000 of these. The worker
+    // keeps spares (worker_state::exchanges), so a busy connection does not allocate per request.
+    class exchange final : private open_client, private transfer_client {
+      public:
+        explicit exchange(worker_state& w) noexcept;
+        bool busy() const noexcept;
+
+      private:
+        friend class connection;
+        // The tiers and the opener report to the exchange, which passes on to its connection.
+        void file_opened(result<opened_file> file) noexcept override {
+            owner_->file_opened(std::move(file));
+        }
+        void transfer_progress(std::uint64_t bytes) noexcept override {
+            owner_->transfer_progress(bytes);
+        }
+        void head_progress(std::uint64_t bytes) noexcept override { owner_->head_progress(bytes); }
+        void transfer_done(transfer_end end) noexcept override { owner_->transfer_done(end); }
+        void on_send(int res, std::uint32_t flags) noexcept { owner_->on_send(res, flags); }
+
+        connection* owner_ = nullptr;
+        std::size_t in_capacity_;    // grows (×4) up to max_header_bytes + 1, never shrinks
+        std::unique_ptr<char[]> in_; // received bytes not yet consumed; the kernel may write here
+        std::size_t in_length_ = 0;
+        http::request_reader reader_;
+        http::response_head head_;  // the kernel reads from here while send_op_ is in flight
+        std::string_view outgoing_; // what send_op_ is sending (in head_ or response_.pieces)
+        bool outgoing_more_ = false;
+        bool head_more_ = false;       // a body follows the head
+        http::file_response response_; // the body plan of the current response
+        std::size_t part_ = 0;         // index of the range being sent
+        bool piece_sent_ = false;      // multipart: the piece before range part_ is out
+        bool keep_alive_ = true;
+        unsigned version_ = 11;
+        http::method method_ = http::method::get;
+        http::normalized_path path_; // of the current request; relative is what gets opened
+        bool tried_index_ = false;
+        std::optional<opened_file>
+            original_;                    // held open while its precompressed siblings are tried
+        std::size_t next_encoding_ = 0;   // next entry of cfg.precompressed to try
+        std::optional<opened_file> file_; // being served; released when the response ends
+        std::uint64_t request_start_ns_ = 0;
+        unsigned status_code_ = 0;
+        std::uint64_t body_sent_ = 0; // body bytes the kernel took for the current response
+        bool head_parsed_ = false;    // reader_.head() describes the current request
+        file_opener opener_;
+        splice_transfer splice_;
+        copy_transfer copy_;
+        metrics::tier tier_ = metrics::tier::splice; // of the range being sent
+        uring::member_operation<exchange, &exchange::on_send> send_op_{uring::op_kind::send, *this};
+    };
+
     deadline_hook timer_hook_; // in at most one of the worker's deadline lists
     std::uint64_t deadline_ns_ = 0;
     std::size_t index_ = 0; // position in the worker's connection table
@@ -48,11 +103,13 @@ class connection final : private open_client, private transfer_client {
   private:
     enum class state { reading, opening, sending_head, sending_body, lingering, closing };
 
+    exchange& engage() noexcept;
+    void disengage() noexcept;
     void receive() noexcept;
-    void on_recv(int res, std::uint32_t) noexcept;
+    void on_recv(int res, std::uint32_t flags) noexcept;
     void parse() noexcept;
     void handle_request() noexcept;
-    void file_opened(result<opened_file> file) noexcept override;
+    void file_opened(result<opened_file> file) noexcept;
     void try_next_sibling() noexcept;
     void sibling_opened(result<opened_file> sibling) noexcept;
     void serve_file(const opened_file& file, std::string_view encoding = {}) noexcept;
@@ -64,9 +121,9 @@ class connection final : private open_client, private transfer_client {
     void start_range(const http::byte_range& range) noexcept;
     void start_copy(const http::byte_range& range) noexcept;
     bool start_small() noexcept;
-    void transfer_progress(std::uint64_t bytes) noexcept override;
-    void head_progress(std::uint64_t bytes) noexcept override;
-    void transfer_done(transfer_end end) noexcept override;
+    void transfer_progress(std::uint64_t bytes) noexcept;
+    void head_progress(std::uint64_t bytes) noexcept;
+    void transfer_done(transfer_end end) noexcept;
     void finish_response() noexcept;
     void release_file() noexcept;
     void begin_request(bool parsed) noexcept;
@@ -79,37 +136,10 @@ class connection final : private open_client, private transfer_client {
     worker_state& w_;
     int fd_;
     state state_ = state::reading;
-    std::size_t in_capacity_;    // grows (×4) up to max_header_bytes + 1, never shrinks
-    std::unique_ptr<char[]> in_; // received bytes not yet consumed; the kernel writes here
-    std::size_t in_length_ = 0;
-    http::request_reader reader_;
-    http::response_head head_;  // the kernel reads from here while send_op_ is in flight
-    std::string_view outgoing_; // what send_op_ is sending (in head_ or response_.pieces)
-    bool outgoing_more_ = false;
-    bool head_more_ = false;       // a body follows the head
-    http::file_response response_; // the body plan of the current response
-    std::size_t part_ = 0;         // index of the range being sent
-    bool piece_sent_ = false;      // multipart: the piece before range part_ is out
-    bool keep_alive_ = true;
-    unsigned version_ = 11;
-    http::method method_ = http::method::get;
-    http::normalized_path path_; // of the current request; relative is what gets opened
-    bool tried_index_ = false;
-    std::optional<opened_file> original_; // held open while its precompressed siblings are tried
-    std::size_t next_encoding_ = 0;       // next entry of cfg.precompressed to try
-    std::optional<opened_file> file_;     // being served; released when the response ends
-    std::uint64_t request_start_ns_ = 0;
-    unsigned status_code_ = 0;
-    std::uint64_t body_sent_ = 0; // body bytes the kernel took for the current response
-    bool head_parsed_ = false;    // reader_.head() describes the current request
-    std::string peer_;            // client address, when the access log is on
-
-    file_opener opener_;
-    splice_transfer splice_;
-    copy_transfer copy_;
-    metrics::tier tier_ = metrics::tier::splice; // of the range being sent
+    bool recv_into_exchange_ = false; // the provided buffers ran dry: receive into x_->in_ once
+    std::unique_ptr<exchange> x_;     // while a request is in progress or bytes are buffered
+    std::string peer_;                // client address, when the access log is on
     uring::member_operation<connection, &connection::on_recv> recv_op_{uring::op_kind::recv, *this};
-    uring::member_operation<connection, &connection::on_send> send_op_{uring::op_kind::send, *this};
 };
 
 } // namespace spliced::server

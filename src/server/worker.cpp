@@ -68,6 +68,12 @@ worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, m
     // The pools register the buffers they grow with the ring where it now lives.
     buffers.bind(ring);
     small_buffers.bind(ring);
+    // Without buffer rings (before Linux 5.19) every connection receives into its own buffer.
+    if (c.recv_buffers == 0)
+        return;
+    if (auto provided = uring::provided_buffers::create(
+            ring, 0, c.recv_buffers, std::min(c.recv_buffer_size, c.max_header_bytes + 1)))
+        recv_buffers = std::move(*provided);
 }
 
 // Cache-Control and Expires lines for file responses at wall time `now` (nginx's `expires` sets
@@ -219,6 +225,7 @@ void worker::loop::tick() noexcept {
         state_.date_second = second;
         state_.date = http::format_http_date(second);
         state_.cache_headers = cache_headers(state_.cfg, second);
+        state_.exchanges.trim();
         if (state_.log.enabled())
             state_.time_local = access_log::format_time(second);
     }

@@ -12,6 +12,7 @@
 #include "spliced/server/config.hpp"
 #include "spliced/server/deadline_list.hpp"
 #include "spliced/uring/pipe_pool.hpp"
+#include "spliced/uring/provided_buffers.hpp"
 #include "spliced/uring/ring.hpp"
 #include "spliced/uring/slot_allocator.hpp"
 #include "spliced/uring/slot_closer.hpp"
@@ -26,6 +27,38 @@ namespace spliced::server {
 struct buffer_pools {
     uring::buffer_pool copy;  // --buffers of --buffer-size: the copy tier
     uring::buffer_pool small; // --buffers of config::small_buffer_size: the small tier
+};
+
+// Spare exchanges (connection::exchange): a keep-alive connection going idle and busy again
+// reuses one instead of allocating. Spares that stayed unused for a whole second are freed, so a
+// burst does not keep its peak memory.
+class exchange_pool {
+  public:
+    std::unique_ptr<connection::exchange> take(worker_state& w) {
+        if (spare_.empty())
+            return std::make_unique<connection::exchange>(w);
+        auto x = std::move(spare_.back());
+        spare_.pop_back();
+        low_water_ = std::min(low_water_, spare_.size());
+        return x;
+    }
+    void give(std::unique_ptr<connection::exchange> x) noexcept {
+        try {
+            spare_.push_back(std::move(x));
+        } catch (...) {
+            // No room to keep it: it is freed instead.
+        }
+    }
+    // Once a second: frees the spares no take() reached since the last call (the oldest ones).
+    void trim() noexcept {
+        spare_.erase(spare_.begin(), spare_.begin() + std::ptrdiff_t(low_water_));
+        low_water_ = spare_.size();
+    }
+    std::size_t spares() const noexcept { return spare_.size(); }
+
+  private:
+    std::vector<std::unique_ptr<connection::exchange>> spare_;
+    std::size_t low_water_ = 0; // fewest spares since the last trim()
 };
 
 using connection_deadlines =
@@ -47,6 +80,8 @@ struct worker_state {
     uring::buffer_pool small_buffers; // small tier
     buffer_broker buffer_queue;
     buffer_broker small_queue;
+    uring::provided_buffers recv_buffers; // disabled where the kernel has no buffer rings
+    exchange_pool exchanges;
     metrics::shard& shard;
     int root_fd;
 

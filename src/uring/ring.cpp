@@ -200,6 +200,21 @@ result<void> ring::update_buffer(unsigned slot, const iovec& buffer) noexcept {
     return {};
 }
 
+result<void> ring::register_buf_ring(io_uring_buf_ring* ring_memory, unsigned entries,
+                                     std::uint16_t group) noexcept {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_memory);
+    reg.ring_entries = entries;
+    reg.bgid = group;
+    if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r < 0)
+        return errno_code(-r);
+    return {};
+}
+
+void ring::unregister_buf_ring(std::uint16_t group) noexcept {
+    (void)io_uring_unregister_buf_ring(&ring_, group);
+}
+
 result<void> ring::update_files(unsigned slot, std::span<const int> fds) noexcept {
     int r = io_uring_register_files_update(&ring_, slot, const_cast<int*>(fds.data()),
                                            static_cast<unsigned>(fds.size()));

@@ -47,6 +47,8 @@ class Flags(unittest.TestCase):
             (["--listen", "127.0.0.1:70000"], "--listen", "HOST:PORT"),
             (["--transfer", "teleport"], "--transfer", "auto, splice or copy"),
             (["--pipe-size", "1"], "--pipe-size", "4096"),
+            (["--recv-buffers", "3"], "--recv-buffers", "power of two"),
+            (["--recv-buffers", "65536"], "--recv-buffers", "0 to 32768"),
             (["--index", "a/b"], "--index", "without '/'"),
             (["--max-ranges", "0"], "--max-ranges", "1 to 1024"),
             (["--expires", "1h", "--cache-control", "public"], "--expires", "not both"),

@@ -92,7 +92,8 @@ struct shard {
     counter submit_calls;
     counter sq_full_waits;
     counter cq_overflows;
-    counter access_log_dropped; // lines the access log could not keep up with
+    counter access_log_dropped;    // lines the access log could not keep up with
+    counter recv_buffer_shortages; // receives that found every provided buffer taken
     counter open_file_cache_hits;
     counter open_file_cache_misses;
     gauge open_file_cache_entries;

@@ -33,6 +33,10 @@ struct config {
     unsigned buffers = 256;                   // per worker: copy-tier buffers, and as many small
     std::size_t buffer_size = 256 << 10;      // bytes each
     std::size_t small_buffer_size = 16 << 10; // the small tier's buffers (as many as --buffers)
+    // Provided buffers shared by every receive that starts with nothing buffered (idle keep-alive
+    // connections hold none of their own): a power of two, and at most max_header_bytes + 1 each.
+    unsigned recv_buffers = 1024;
+    std::size_t recv_buffer_size = 2048;
     // Neither --buffers nor --buffer-size was given: the pool grows with demand (and stops, with a
     // warning, where RLIMIT_MEMLOCK says) instead of being pinned whole at startup.
     bool buffers_on_demand = true;

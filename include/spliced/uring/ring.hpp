@@ -71,6 +71,10 @@ class ring {
     result<void> register_sparse_buffers(unsigned count) noexcept;
     result<void> update_buffer(unsigned slot, const iovec& buffer) noexcept;
 
+    // A provided-buffer ring (see provided_buffers.hpp) of `entries` at `ring_memory` as `group`.
+    result<void> register_buf_ring(io_uring_buf_ring* ring_memory, unsigned entries,
+                                   std::uint16_t group) noexcept;
+    void unregister_buf_ring(std::uint16_t group) noexcept;
     // Replaces fixed-file slots [slot, slot + fds.size()) with `fds` (-1 empties a slot).
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;
 
