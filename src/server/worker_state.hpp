@@ -17,6 +17,7 @@
 #include "spliced/uring/slot_allocator.hpp"
 #include "spliced/uring/slot_closer.hpp"
 
+#include <malloc.h>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,9 +51,13 @@ class exchange_pool {
         }
     }
     // Once a second: frees the spares no take() reached since the last call (the oldest ones).
+    // After a burst, the freed memory is also handed back to the system, not kept by malloc.
     void trim() noexcept {
-        spare_.erase(spare_.begin(), spare_.begin() + std::ptrdiff_t(low_water_));
+        const std::size_t unused = low_water_;
+        spare_.erase(spare_.begin(), spare_.begin() + std::ptrdiff_t(unused));
         low_water_ = spare_.size();
+        if (unused >= 256)
+            ::malloc_trim(0);
     }
     std::size_t spares() const noexcept { return spare_.size(); }
 
