@@ -128,14 +128,15 @@ int run(const config& cfg) {
         stderr,
         "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
         "%s %u + %u registered buffers of %zu + %zu bytes (%s), io-wq bound %u+%u, open-file "
-        "cache %zu "
-        "entries valid %lld ms; transfer %s\n",
+        "cache %zu entries valid %lld ms, %u shared receive buffers of %zu bytes; transfer %s\n",
         cfg.threads, info.setup_flags.c_str(), info.queue_depth, info.cq_depth,
         cfg.registered_files, cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffers,
         cfg.buffer_size, cfg.small_buffer_size,
         cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
         cfg.iowq_workers, workers.front()->open_file_cache_entries(),
         static_cast<long long>(cfg.open_file_cache_valid.count()),
+        workers.front()->shared_recv_buffers(),
+        std::min(cfg.recv_buffer_size, cfg.max_header_bytes + 1),
         cfg.transfer == transfer_mode::copy     ? "copy"
         : cfg.transfer == transfer_mode::splice ? "splice"
                                                 : "auto");

@@ -107,6 +107,7 @@ class worker::loop {
 
     void run() noexcept;
     std::size_t open_file_cache_entries() const noexcept { return state_.files.capacity(); }
+    unsigned shared_recv_buffers() const noexcept { return state_.recv_buffers.count(); }
 
   private:
     // One multishot accept per listener, and the cancel that pauses it.
@@ -387,6 +388,7 @@ result<void> worker::start() {
         setup_mode_ = r->setup_mode();
         loop l(*this, std::move(*r), std::move(*pools));
         open_file_cache_entries_ = l.open_file_cache_entries();
+        shared_recv_buffers_ = l.shared_recv_buffers();
         ready.set_value(result<void>{});
         l.run();
         finished_.store(true, std::memory_order_release);

@@ -61,6 +61,13 @@ class SharedBuffers(ServerTest):
     def check_shortages(self, count):
         self.assertGreater(count, 0)  # 64 heads at once, 4 shared buffers
 
+    shared = 4
+
+    def test_startup_line_says_what_the_kernel_accepted(self):
+        code, err = self.server.stop()
+        self.assertEqual(code, 0)
+        self.assertIn(", %d shared receive buffers of 2048 bytes;" % self.shared, err)
+
     def test_head_larger_than_a_shared_buffer(self):
         s = self.server.connect()
         f = s.makefile("rb", buffering=0)
@@ -119,6 +126,8 @@ class OwnBuffers(SharedBuffers):
     """--recv-buffers 0: every connection receives into its own buffer; nothing is shared, so
     nothing can run short."""
     server_args = ("--recv-buffers", "0")
+
+    shared = 0
 
     def check_shortages(self, count):
         self.assertEqual(count, 0)

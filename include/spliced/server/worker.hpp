@@ -39,6 +39,8 @@ class worker {
     const std::string& setup_mode() const noexcept { return setup_mode_; }
     // Open-file cache entries this worker may hold (valid after start()).
     std::size_t open_file_cache_entries() const noexcept { return open_file_cache_entries_; }
+    // Provided receive buffers the kernel accepted (0: every connection receives into its own).
+    unsigned shared_recv_buffers() const noexcept { return shared_recv_buffers_; }
     // What start() was doing when it failed.
     const std::string& failure() const noexcept { return failure_; }
 
@@ -57,6 +59,7 @@ class worker {
     metrics::shard shard_;
     std::string setup_mode_;
     std::size_t open_file_cache_entries_ = 0;
+    unsigned shared_recv_buffers_ = 0;
     std::string failure_;
     std::thread thread_;
 };

@@ -32,6 +32,7 @@ class provided_buffers {
     bool enabled() const noexcept { return ring_ != nullptr; }
     std::uint16_t group() const noexcept { return group_; }
     std::size_t buffer_size() const noexcept { return size_; }
+    unsigned count() const noexcept { return enabled() ? count_ : 0; }
 
     // Fills `sqe` (a prepared RECV with no buffer) to take its buffer from this group.
     void select(io_uring_sqe& sqe) const noexcept;
