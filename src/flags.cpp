@@ -125,6 +125,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "registered buffers per worker for the copy tier, and as many 16 KiB ones for the small tier (1-65536); pinned as demand grows unless --buffers/--buffer-size is given")
         ("buffer-size", po::value<std::string>()->value_name("BYTES")->default_value("256k"),
             "size of each registered buffer (4k-16M); buffers x size x threads is pinned memory (LimitMEMLOCK)")
+        ("batch-wait-us", po::value<std::string>()->value_name("N")->default_value("0"),
+            "while transfers are splicing or waiting for their sockets, wake once half of those operations have completed or after N microseconds instead of once per completion: less CPU per GiB, up to N us more latency for other requests (0-10000; 0: off)")
         ("recv-buffers", po::value<std::string>()->value_name("N")->default_value("1024"),
             "receive buffers of 2 KiB per worker, shared by every connection waiting for a request (a power of two up to 32768); idle keep-alive connections hold no buffer of their own. 0: each connection keeps its own")
         ("open-file-cache", po::value<std::string>()->value_name("N")->default_value("10000"),
@@ -202,6 +204,8 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
     cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
     cfg.buffers_on_demand = vm["buffers"].defaulted() && vm["buffer-size"].defaulted();
+    cfg.batch_wait =
+        std::chrono::microseconds(integer_in("batch-wait-us", get("batch-wait-us"), 0, 10'000));
     cfg.recv_buffers = unsigned(integer_in("recv-buffers", get("recv-buffers"), 0, 32768));
     if (cfg.recv_buffers & (cfg.recv_buffers - 1))
         throw flag_error("--recv-buffers: expected 0 or a power of two up to 32768, got '" +

@@ -141,6 +141,7 @@ class worker::loop {
     void expire(connection_deadlines& list) noexcept;
     void free_closed() noexcept;
     std::chrono::nanoseconds next_wait() const noexcept;
+    void wait_for_completions() noexcept;
     void cancel_everything() noexcept;
 
     worker& owner_;
@@ -161,7 +162,7 @@ void worker::loop::run() noexcept {
     arm_wake();
     arm_accepts();
     while (true) {
-        state_.ring.submit_and_wait(next_wait());
+        wait_for_completions();
         tick(); // before the completions: they arm deadlines and check cache ages against it
         state_.ring.reap();
         if (owner_.stop_requested_.load(std::memory_order_acquire) && !stopping_) {
@@ -242,6 +243,23 @@ std::chrono::nanoseconds worker::loop::next_wait() const noexcept {
     if (!state_.closing.empty() || accept_retry_ns_)
         wait = std::min<std::uint64_t>(wait, 10'000'000);
     return std::chrono::nanoseconds(std::max<std::uint64_t>(wait, 1'000'000));
+}
+
+// Large transfers complete one CQE at a time: a splice finishing in io-wq, a socket turning
+// writable. Waking for each costs a task switch and a loop turn per CQE (perf/RESULTS.md, "Batched
+// waits"). With --batch-wait-us, while four or more such operations are in flight the loop waits
+// for half of them, for at most that long; anything else that completes meanwhile (a new request)
+// waits with them.
+void worker::loop::wait_for_completions() noexcept {
+    auto wait = next_wait();
+    unsigned wait_for = 1;
+    const unsigned background =
+        state_.ring.in_flight(uring::op_kind::splice) + state_.ring.in_flight(uring::op_kind::poll);
+    if (background >= 4 && state_.cfg.batch_wait.count() > 0) {
+        wait_for = background / 2;
+        wait = std::min<std::chrono::nanoseconds>(wait, state_.cfg.batch_wait);
+    }
+    state_.ring.submit_and_wait(wait, wait_for);
 }
 
 void worker::loop::arm_accepts() noexcept {

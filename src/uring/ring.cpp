@@ -82,8 +82,9 @@ ring::ring(ring&& other) noexcept
     : ring_(other.ring_), owns_ring_(std::exchange(other.owns_ring_, false)),
       pending_head_(std::exchange(other.pending_head_, nullptr)),
       pending_tail_(std::exchange(other.pending_tail_, nullptr)), stats_(other.stats_),
-      observer_(other.observer_), observer_context_(other.observer_context_),
-      registered_files_(other.registered_files_), setup_mode_(std::move(other.setup_mode_)) {}
+      in_flight_by_kind_(other.in_flight_by_kind_), observer_(other.observer_),
+      observer_context_(other.observer_context_), registered_files_(other.registered_files_),
+      setup_mode_(std::move(other.setup_mode_)) {}
 
 ring::~ring() {
     if (owns_ring_)
@@ -94,6 +95,7 @@ void ring::append_pending(operation& op) noexcept {
     op.next_pending_ = nullptr;
     op.in_flight_ = true;
     ++stats_.ops_in_flight;
+    ++in_flight_by_kind_[std::size_t(op.kind())];
     if (pending_tail_)
         pending_tail_->next_pending_ = &op;
     else
@@ -139,7 +141,7 @@ void ring::flush_pending() noexcept {
     pending_tail_ = nullptr;
 }
 
-void ring::submit_and_wait(std::chrono::nanoseconds max_wait) noexcept {
+void ring::submit_and_wait(std::chrono::nanoseconds max_wait, unsigned wait_for) noexcept {
     flush_pending();
     // Work that did not fit waits in order; submit what is in the SQ to make room, without waiting.
     while (pending_head_) {
@@ -155,7 +157,7 @@ void ring::submit_and_wait(std::chrono::nanoseconds max_wait) noexcept {
     io_uring_cqe* first = nullptr;
     ++stats_.submit_calls;
     // -ETIME (timeout), -EINTR (signal) and -EBUSY (CQ overflow backlog) all mean: reap and go on.
-    (void)io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    (void)io_uring_submit_and_wait_timeout(&ring_, &first, wait_for, &ts, nullptr);
 }
 
 unsigned ring::reap() noexcept {
@@ -176,6 +178,7 @@ unsigned ring::reap() noexcept {
         } else {
             op->in_flight_ = false;
             --stats_.ops_in_flight;
+            --in_flight_by_kind_[std::size_t(op->kind())];
         }
         // complete() may release the op's owner: nothing touches `op` after it.
         op->complete(cqe->res, cqe->flags);

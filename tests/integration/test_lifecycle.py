@@ -48,6 +48,7 @@ class Flags(unittest.TestCase):
             (["--transfer", "teleport"], "--transfer", "auto, splice or copy"),
             (["--pipe-size", "1"], "--pipe-size", "4096"),
             (["--recv-buffers", "3"], "--recv-buffers", "power of two"),
+            (["--batch-wait-us", "20000"], "--batch-wait-us", "0 to 10000"),
             (["--recv-buffers", "65536"], "--recv-buffers", "0 to 32768"),
             (["--index", "a/b"], "--index", "without '/'"),
             (["--max-ranges", "0"], "--max-ranges", "1 to 1024"),

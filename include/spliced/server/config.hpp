@@ -54,6 +54,10 @@ struct config {
     std::uint64_t max_connections = 100000; // per process
     std::size_t max_header_bytes = 8192;
     unsigned max_ranges = 16; // more ranges than this in one request: the whole file (200)
+    // --batch-wait-us: while transfers are splicing or waiting for POLLOUT, the loop sleeps until
+    // half of those operations have completed or this much time has passed, instead of waking per
+    // completion. 0 (the default): wake for every completion.
+    std::chrono::microseconds batch_wait{0};
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds send_timeout{60'000};

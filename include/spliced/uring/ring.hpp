@@ -5,6 +5,7 @@
 #include "spliced/core/result.hpp"
 #include "spliced/uring/operation.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -58,7 +59,9 @@ class ring {
         submit_and_wait(max_wait);
         return reap();
     }
-    void submit_and_wait(std::chrono::nanoseconds max_wait) noexcept;
+    // Waits until `wait_for` CQEs are ready or `max_wait` has passed, whichever is first. With
+    // DEFER_TASKRUN the kernel does not even wake the thread before that.
+    void submit_and_wait(std::chrono::nanoseconds max_wait, unsigned wait_for = 1) noexcept;
     unsigned reap() noexcept;
 
     void set_observer(completion_observer observer, void* context) noexcept {
@@ -79,6 +82,10 @@ class ring {
     result<void> update_files(unsigned slot, std::span<const int> fds) noexcept;
 
     const ring_stats& stats() const noexcept { return stats_; }
+    // Operations of one kind submitted (or queued) and not yet completed.
+    unsigned in_flight(op_kind kind) const noexcept {
+        return in_flight_by_kind_[std::size_t(kind)];
+    }
     // CQEs the kernel could not post to a full CQ (it keeps them and posts them later: with
     // IORING_FEAT_NODROP nothing is lost, but each one means the CQ is too small).
     std::uint64_t cq_overflows() const noexcept;
@@ -97,6 +104,7 @@ class ring {
     operation* pending_head_ = nullptr; // FIFO of ops not yet in the SQ; chains stay contiguous
     operation* pending_tail_ = nullptr;
     ring_stats stats_;
+    std::array<unsigned, op_kind_count> in_flight_by_kind_{};
     completion_observer observer_ = nullptr;
     void* observer_context_ = nullptr;
     unsigned registered_files_ = 0;
