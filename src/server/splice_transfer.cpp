@@ -2,7 +2,10 @@
 
 #include <array>
 #include <climits>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 namespace spliced::server {
 
@@ -27,7 +30,7 @@ void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t off
     offset_ = offset;
     remaining_ = length;
     in_pipe_ = 0;
-    eof_ = need_poll_ = moved_any_ = socket_error_ = false;
+    eof_ = need_poll_ = moved_any_ = socket_error_ = writable_ = false;
     error_ = 0;
     if (length == 0) {
         client_->transfer_done(transfer_end::complete);
@@ -64,9 +67,7 @@ void splice_transfer::step() noexcept {
         return;
     }
     if (need_poll_) {
-        need_poll_ = false;
-        io_uring_prep_poll_add(&poll_op_.sqe(), socket_fd_, POLLOUT);
-        ring_->push(poll_op_);
+        wait_for_room();
         return;
     }
     if (in_pipe_ > 0) {
@@ -80,9 +81,20 @@ void splice_transfer::step() noexcept {
         finish(remaining_ == 0 ? transfer_end::complete : transfer_end::file_shrank);
         return;
     }
-    // Each hop is clamped to the pipe's capacity (and so to INT_MAX, splice's length type).
-    auto chunk = static_cast<unsigned>(
-        std::min<std::uint64_t>({remaining_, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
+    if (!has_pipe_) {
+        pipes_->request(*this); // back from a wait for POLLOUT: pipe_ready() steps again
+        return;
+    }
+    // Each hop is clamped to the pipe's capacity (and so to INT_MAX, splice's length type) and to
+    // what the socket has room for, so that the socket hop empties the pipe.
+    const std::uint64_t room = socket_room();
+    if (room == 0) {
+        wait_for_room();
+        return;
+    }
+    writable_ = false;
+    auto chunk = static_cast<unsigned>(std::min<std::uint64_t>(
+        {remaining_, room, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
     auto& in = file_hop_.sqe();
     io_uring_prep_splice(&in, static_cast<int>(file_slot_), static_cast<std::int64_t>(offset_),
                          static_cast<int>(pipe_.write_slot), -1, chunk, SPLICE_F_FD_IN_FIXED);
@@ -91,6 +103,41 @@ void splice_transfer::step() noexcept {
                          chunk, SPLICE_F_FD_IN_FIXED);
     std::array<uring::operation*, 2> pair{&file_hop_, &socket_hop_};
     ring_->push_chain(pair, /*hard=*/false);
+}
+
+// Free space in the socket's send buffer, from its size (SO_SNDBUF, which the kernel autotunes)
+// and the bytes still queued (SIOCOUTQ), less an eighth for the kernel's per-segment overhead;
+// 0 while less than a quarter of the buffer (or of a pipe, if that is smaller) is free, so that a
+// slow client is waited for with POLLOUT rather than fed a trickle. Right after POLLOUT the socket
+// is writable by the kernel's own measure: then at least 64 KiB, never 0, so that a wake-up always
+// moves bytes.
+std::uint64_t splice_transfer::socket_room() const noexcept {
+    int size = 0;
+    socklen_t len = sizeof size;
+    int queued = 0;
+    if (::getsockopt(socket_fd_, SOL_SOCKET, SO_SNDBUF, &size, &len) != 0 ||
+        ::ioctl(socket_fd_, SIOCOUTQ, &queued) != 0 || size <= 0)
+        return pipe_.capacity; // not measurable: let the socket hop say how much it takes
+    const std::uint64_t total = std::uint64_t(size);
+    const std::uint64_t free =
+        total > std::uint64_t(std::max(queued, 0)) ? total - std::uint64_t(std::max(queued, 0)) : 0;
+    if (writable_)
+        return std::max<std::uint64_t>(free - free / 8, 64 << 10);
+    if (free < std::min<std::uint64_t>(total, pipe_.capacity) / 4)
+        return 0;
+    return free - free / 8;
+}
+
+// The client has not taken what was sent: wait for POLLOUT. An empty pipe goes back to the pool
+// meanwhile, so that clients who read slowly (or not at all) do not hold pipes that others need.
+void splice_transfer::wait_for_room() noexcept {
+    need_poll_ = false;
+    if (has_pipe_ && in_pipe_ == 0) {
+        has_pipe_ = false;
+        pipes_->release(pipe_, true);
+    }
+    io_uring_prep_poll_add(&poll_op_.sqe(), socket_fd_, POLLOUT);
+    ring_->push(poll_op_);
 }
 
 void splice_transfer::on_file_hop(int res, std::uint32_t) noexcept {
@@ -127,6 +174,7 @@ void splice_transfer::on_writable(int res, std::uint32_t) noexcept {
         error_ = res;
         socket_error_ = true;
     }
+    writable_ = true;
     step();
 }
 

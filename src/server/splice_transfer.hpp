@@ -3,7 +3,10 @@
 // pooled pipe whose ends are fixed descriptors. Each chunk is one linked pair (file→pipe, then
 // pipe→socket); a short first hop cuts the link (-ECANCELED on the second) and whatever sits in the
 // pipe is drained by itself before the next pair. -EAGAIN from the non-blocking socket re-arms with
-// POLL_ADD(POLLOUT), so no io-wq thread ever waits for a slow client.
+// POLL_ADD(POLLOUT), so no io-wq thread ever waits for a slow client. Chunks are sized to the
+// socket's free space, so the pipe is normally empty when the transfer has to wait for its client,
+// and an empty pipe goes back to the pool for that wait: pipes are held while bytes move, not
+// while clients read, and any number of slow downloads share them.
 
 #include "spliced/uring/operation.hpp"
 #include "spliced/uring/pipe_pool.hpp"
@@ -38,6 +41,8 @@ class splice_transfer {
     void on_file_hop(int res, std::uint32_t) noexcept;
     void on_socket_hop(int res, std::uint32_t) noexcept;
     void on_writable(int res, std::uint32_t) noexcept;
+    std::uint64_t socket_room() const noexcept;
+    void wait_for_room() noexcept;
 
     uring::ring* ring_;
     pipe_broker* pipes_;
@@ -51,6 +56,7 @@ class splice_transfer {
     bool has_pipe_ = false;
     bool eof_ = false;       // the file ended before `remaining_` reached 0
     bool need_poll_ = false; // the socket said -EAGAIN: wait for POLLOUT
+    bool writable_ = false;  // POLLOUT fired and no pair has been sent since
     bool moved_any_ = false;
     int error_ = 0; // first hard error, as -errno from a CQE
     bool socket_error_ = false;

@@ -207,6 +207,8 @@ class LockedMemory(unittest.TestCase):
             results = {}
 
             def finish(i, s, name):
+                # A 4 KiB window makes each client crawl (delayed ACKs); widen it to read.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
                 with s, s.makefile("rb") as f:
                     code, headers = read_response(f)
                     body = read_exactly(f, int(headers["content-length"]))

@@ -341,6 +341,48 @@ class BatchedWaits(ServerTest):
         self.assertLess(batched * 1.5, unbatched, (batched, unbatched))
 
 
+class StalledClients(ServerTest):
+    """Clients that stop reading hold no pipes while they are waited for: with 16 pipes
+    (--registered-files 64 gives pipes a quarter of the table), 24 stalled downloads do not keep a
+    25th client waiting for their 60-second send timeout, and the stalled ones still get every byte
+    once they read again. (The copy tier moves bytes through buffers, not pipes.)"""
+    SIZE = 16 << 20
+    STALLED = 24
+    threads = 1
+    server_args = ("--registered-files", "64")
+
+    def populate(self, root):
+        self.data = offset_pattern(self.SIZE)
+        self.write("big.bin", self.data)
+
+    def setUp(self):
+        if TRANSFER == "copy":
+            self.skipTest("the copy tier uses no pipes")
+        super().setUp()
+
+    def test_stalled_downloads_do_not_hold_pipes(self):
+        stalled = []
+        for _ in range(self.STALLED):
+            s = self.server.connect(timeout=30)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)  # far less than 16 MiB
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.append(s)
+        time.sleep(0.5)  # every stalled transfer has filled its socket and is waiting for POLLOUT
+        c = self.server.http(timeout=20)  # far less than --send-timeout
+        c.request("GET", "/big.bin")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(body, self.data)
+        for s in stalled:  # and the stalled ones resume where they stopped
+            f = s.makefile("rb", buffering=0)
+            code, headers = read_response(f)
+            self.assertEqual(code, 200)
+            self.assertEqual(read_exactly(f, self.SIZE), self.data)
+            s.close()
+
+
 class SpliceRefused(ServerTest):
     """A file system that refuses splice (simulated by a test-only flag): auto falls back to the
     copy tier for the file, counts it, and the client sees exactly the same response."""
