@@ -286,14 +286,11 @@ class SlowReaders(ServerTest):
             self.assertEqual(body, self.data[:len(body)])
 
 
-class BatchedWaits(ServerTest):
-    """--batch-wait-us: with eight splicing downloads in flight the loop wakes for several
-    completions at a time (fewer io_uring_enter calls than completions), and every byte still
-    arrives in order. The copy tier does not splice or poll, so there is nothing to batch there."""
-    SIZE = 24 << 20
-    CLIENTS = 8
+class SpliceTierTest(ServerTest):
+    """One splice-sized file, big.bin (SIZE bytes); skipped on the copy tier, which neither
+    splices, polls nor uses pipes."""
+    SIZE = 16 << 20
     threads = 1
-    server_args = ("--batch-wait-us", "2000")
 
     def populate(self, root):
         self.data = offset_pattern(self.SIZE)
@@ -301,8 +298,17 @@ class BatchedWaits(ServerTest):
 
     def setUp(self):
         if TRANSFER == "copy":
-            self.skipTest("the copy tier neither splices nor polls")
+            self.skipTest("the copy tier does not splice")
         super().setUp()
+
+
+class BatchedWaits(SpliceTierTest):
+    """--batch-wait-us: with eight splicing downloads in flight the loop wakes for several
+    completions at a time (fewer io_uring_enter calls than completions), and every byte still
+    arrives in order."""
+    SIZE = 24 << 20
+    CLIENTS = 8
+    server_args = ("--batch-wait-us", "2000")
 
     def download_all(self, server):
         import threading
@@ -341,24 +347,13 @@ class BatchedWaits(ServerTest):
         self.assertLess(batched * 1.5, unbatched, (batched, unbatched))
 
 
-class StalledClients(ServerTest):
+class StalledClients(SpliceTierTest):
     """Clients that stop reading hold no pipes while they are waited for: with 16 pipes
     (--registered-files 64 gives pipes a quarter of the table), 24 stalled downloads do not keep a
     25th client waiting for their 60-second send timeout, and the stalled ones still get every byte
-    once they read again. (The copy tier moves bytes through buffers, not pipes.)"""
-    SIZE = 16 << 20
+    once they read again."""
     STALLED = 24
-    threads = 1
     server_args = ("--registered-files", "64")
-
-    def populate(self, root):
-        self.data = offset_pattern(self.SIZE)
-        self.write("big.bin", self.data)
-
-    def setUp(self):
-        if TRANSFER == "copy":
-            self.skipTest("the copy tier uses no pipes")
-        super().setUp()
 
     def test_stalled_downloads_do_not_hold_pipes(self):
         stalled = []
