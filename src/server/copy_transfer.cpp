@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <poll.h>
 #include <sys/socket.h>
 #include <utility>
 
@@ -44,7 +45,7 @@ void copy_transfer::abandon() noexcept {
 }
 
 void copy_transfer::next_chunk() noexcept {
-    if (remaining_ == 0) {
+    if (remaining_ == 0 && head_.empty()) {
         finish(transfer_end::complete);
         return;
     }
@@ -55,10 +56,15 @@ void copy_transfer::buffer_ready(int index) noexcept {
     buffer_ = index;
     auto buffer = buffers_->buffer(index);
     // The caller keeps the head shorter than a buffer (the small tier's condition).
-    head_left_ =
-        static_cast<std::uint32_t>(std::exchange(head_, {}).copy(buffer.data(), buffer.size()));
+    head_left_ = static_cast<std::uint32_t>(head_.copy(buffer.data(), buffer.size()));
     const auto room = buffer.size() - head_left_;
     chunk_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining_, room));
+    if (chunk_ == 0) { // only head bytes are left
+        chunk_sent_ = 0;
+        chunk_ = head_left_;
+        send_rest();
+        return;
+    }
     auto& sqe = read_op_.sqe();
     io_uring_prep_read_fixed(&sqe, static_cast<int>(file_slot_), buffer.data() + head_left_, chunk_,
                              offset_, index);
@@ -90,13 +96,18 @@ void copy_transfer::on_read(int res, std::uint32_t) noexcept {
 
 void copy_transfer::send_rest() noexcept {
     auto buffer = buffers_->buffer(buffer_);
-    // A SEND to a full non-blocking socket waits in the kernel's poll, not in an io-wq thread.
+    // MSG_DONTWAIT: a full socket answers -EAGAIN (or takes part) instead of keeping the buffer.
     io_uring_prep_send(&send_op_.sqe(), socket_fd_, buffer.data() + chunk_sent_,
-                       chunk_ - chunk_sent_, MSG_NOSIGNAL | (remaining_ > 0 ? MSG_MORE : 0));
+                       chunk_ - chunk_sent_,
+                       MSG_NOSIGNAL | MSG_DONTWAIT | (remaining_ > 0 ? MSG_MORE : 0));
     ring_->push(send_op_);
 }
 
 void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
+    if (res == -EAGAIN) {
+        wait_for_room();
+        return;
+    }
     if (res <= 0) {
         finish(transfer_end::client_gone);
         return;
@@ -106,17 +117,38 @@ void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
     if (head_left_ > 0) {
         const auto head = std::min(sent, head_left_);
         head_left_ -= head;
+        head_.remove_prefix(head);
         sent -= head;
         client_->head_progress(head);
     }
     if (sent > 0)
         client_->transfer_progress(sent);
     if (chunk_sent_ < chunk_) {
-        send_rest();
+        wait_for_room(); // the socket took what it had room for
         return;
     }
     // The buffer goes back after every chunk: with a small pool, transfers take turns.
     buffers_->release(std::exchange(buffer_, -1));
+    next_chunk();
+}
+
+// The socket is full: the buffer goes back now, the body bytes it still held are read again after
+// POLLOUT (the head's unsent bytes are still in head_), and nothing is held meanwhile.
+void copy_transfer::wait_for_room() noexcept {
+    const std::uint32_t unsent_body = chunk_ - chunk_sent_ - head_left_;
+    offset_ -= unsent_body;
+    remaining_ += unsent_body;
+    head_left_ = 0;
+    buffers_->release(std::exchange(buffer_, -1));
+    io_uring_prep_poll_add(&poll_op_.sqe(), socket_fd_, POLLOUT);
+    ring_->push(poll_op_);
+}
+
+void copy_transfer::on_writable(int res, std::uint32_t) noexcept {
+    if (res < 0) {
+        finish(transfer_end::client_gone);
+        return;
+    }
     next_chunk();
 }
 

@@ -4,6 +4,10 @@
 // read. The buffer goes back to the pool after each chunk's send, so transfers share a small pool
 // fairly; when it is empty they wait in FIFO order (backpressure), never fail or allocate.
 //
+// A buffer is never held for a client: SENDs do not wait (MSG_DONTWAIT). When the socket is full,
+// the buffer goes back at once, what was not sent is read again later (page cache), and the
+// transfer waits for POLLOUT holding nothing, so stalled clients cannot starve the pool.
+//
 // The small tier is the same machinery with the response head in front: the head is copied into
 // the buffer, the body read right after it, and head and body leave in one SEND.
 
@@ -32,14 +36,18 @@ class copy_transfer {
                std::uint64_t length, std::string_view head = {}) noexcept;
     // Stops waiting for a buffer, if it was; ops in flight end when the socket is shut down.
     void abandon() noexcept;
-    bool busy() const noexcept { return read_op_.in_flight() || send_op_.in_flight(); }
+    bool busy() const noexcept {
+        return read_op_.in_flight() || send_op_.in_flight() || poll_op_.in_flight();
+    }
 
   private:
     friend class buffer_broker;
     void buffer_ready(int index) noexcept;
     void on_read(int res, std::uint32_t) noexcept;
     void on_sent(int res, std::uint32_t) noexcept;
+    void on_writable(int res, std::uint32_t) noexcept;
     void send_rest() noexcept;
+    void wait_for_room() noexcept;
     void next_chunk() noexcept;
     void finish(transfer_end end) noexcept;
 
@@ -51,7 +59,7 @@ class copy_transfer {
     std::uint64_t offset_ = 0;    // next file byte to read
     std::uint64_t remaining_ = 0; // file bytes not yet read
     int buffer_ = -1;             // index of the held buffer, -1 when none
-    std::string_view head_;       // not yet copied into a buffer
+    std::string_view head_;       // head bytes not yet sent (copied into each chunk's buffer)
     std::uint32_t head_left_ = 0; // head bytes in the buffer not yet sent
     std::uint32_t chunk_ = 0;     // bytes in the buffer to send (head bytes included)
     std::uint32_t chunk_sent_ = 0;
@@ -61,6 +69,8 @@ class copy_transfer {
                                                                              *this};
     uring::member_operation<copy_transfer, &copy_transfer::on_sent> send_op_{uring::op_kind::send,
                                                                              *this};
+    uring::member_operation<copy_transfer, &copy_transfer::on_writable> poll_op_{
+        uring::op_kind::poll, *this};
 };
 
 // Hands registered buffers to copy transfers in arrival order (waiter_queue.hpp).

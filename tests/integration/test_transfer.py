@@ -287,9 +287,10 @@ class SlowReaders(ServerTest):
 
 
 class SpliceTierTest(ServerTest):
-    """One splice-sized file, big.bin (SIZE bytes); skipped on the copy tier, which neither
-    splices, polls nor uses pipes."""
+    """One splice-sized file, big.bin (SIZE bytes); runs only under the suites in TIERS (by default
+    not the copy tier's, which neither splices, polls nor uses pipes)."""
     SIZE = 16 << 20
+    TIERS = ("auto", "splice", None)
     threads = 1
 
     def populate(self, root):
@@ -297,8 +298,8 @@ class SpliceTierTest(ServerTest):
         self.write("big.bin", self.data)
 
     def setUp(self):
-        if TRANSFER == "copy":
-            self.skipTest("the copy tier does not splice")
+        if TRANSFER not in self.TIERS:
+            self.skipTest("not for the %s tier" % TRANSFER)
         super().setUp()
 
 
@@ -376,6 +377,55 @@ class StalledClients(SpliceTierTest):
             self.assertEqual(code, 200)
             self.assertEqual(read_exactly(f, self.SIZE), self.data)
             s.close()
+
+
+class StalledCopyTransfers(StalledClients):
+    """The copy tier's buffers are not held for clients either: with 4 of them, 24 stalled
+    downloads do not keep a 25th waiting (SENDs do not wait; a full socket gives the buffer back
+    and the unsent bytes are read again after POLLOUT)."""
+    TIERS = ("copy",)
+    server_args = ("--buffers", "4", "--buffer-size", "64k")
+
+
+class StalledSmallResponses(ServerTest):
+    """Nor are the small tier's: 8 clients that pipeline 2,000 requests for a 4 KiB file (8.6 MB of
+    responses each, more than both socket buffers hold) and stop reading, with 4 small-tier
+    buffers, do not keep a 9th client waiting, and each gets its 2,000 responses in order once it
+    reads again. Runs under the auto suite (the small tier is auto's)."""
+    PIPELINED = 2000
+    threads = 1
+    server_args = ("--buffers", "4", "--buffer-size", "64k")
+
+    def populate(self, root):
+        self.data = offset_pattern(4096)
+        self.write("small.bin", self.data)
+
+    def setUp(self):
+        if TRANSFER not in ("auto", None):
+            self.skipTest("the small tier is auto's")
+        super().setUp()
+
+    def test_stalled_pipelines_do_not_hold_small_buffers(self):
+        stalled = []
+        for _ in range(8):
+            s = self.server.connect(timeout=30)
+            s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n" * self.PIPELINED)
+            stalled.append(s)
+        time.sleep(1.0)  # every socket is full, each connection's next SEND refused
+        c = self.server.http(timeout=20)  # far less than --send-timeout
+        c.request("GET", "/small.bin")
+        r = c.getresponse()
+        self.assertEqual((r.status, r.read()), (200, self.data))
+        c.close()
+        for s in stalled:
+            f = s.makefile("rb")
+            for i in range(self.PIPELINED):
+                code, headers = read_response(f)
+                self.assertEqual((i, code), (i, 200))
+                self.assertEqual(read_exactly(f, int(headers["content-length"])), self.data, i)
+            s.close()
+        m = self.server.metrics()
+        self.assertGreater(m.get('spliced_completion_latency_seconds_count{op="poll"}', 0), 0)
 
 
 class SpliceRefused(ServerTest):
