@@ -350,9 +350,14 @@ void worker::loop::free_closed() noexcept {
 
 void worker::loop::cancel_everything() noexcept {
     // The last lines of the access log go out first: a cancel could cut their write short.
-    state_.log.flush();
-    for (int turns = 0; state_.log.busy() && turns < 500; ++turns)
+    // flush() does nothing while a write is in flight, and lines gathered meanwhile need a write
+    // of their own: flush again after each turn until nothing is written or waiting.
+    for (int turns = 0; turns < 500; ++turns) {
+        state_.log.flush();
+        if (!state_.log.busy())
+            break;
         state_.ring.run_once(std::chrono::milliseconds(10));
+    }
     // Leave no operation referring to this loop's memory: cancel, then reap until none is left.
     io_uring_prep_cancel(&cancel_all_op_.sqe(), nullptr, IORING_ASYNC_CANCEL_ANY);
     stopping_ = true;

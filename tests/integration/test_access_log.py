@@ -2,9 +2,11 @@
 request, written through the ring."""
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
+import tempfile
 import time
 
 from harness import ServerTest, main, paused_download
@@ -80,6 +82,59 @@ class AccessLog(ServerTest):
         self.assertEqual(code, 0)
         with open(self.log_path) as f:
             self.assertEqual(len(f.read().splitlines()), 200)
+
+
+class SlowLogReader(ServerTest):
+    """A log whose reader is slow (here a FIFO nobody reads until shutdown): lines keep gathering
+    while a write waits, and at SIGTERM every one of them is still written, after the write that
+    was waiting, before the process exits."""
+    threads = 1
+    REQUESTS = 1000
+
+    def populate(self, root):
+        self.write("a.txt", b"0123456789")
+
+    def setUp(self):
+        import threading
+        self.tmp = tempfile.mkdtemp(prefix="spliced-fifo-")
+        self.fifo = os.path.join(self.tmp, "access.fifo")
+        os.mkfifo(self.fifo)
+        self.go = threading.Event()
+        self.text = []
+
+        def reader():
+            with open(self.fifo, "rb") as f:  # blocks until spliced opens the write end
+                self.go.wait(60)
+                self.text.append(f.read())  # until spliced exits (EOF)
+
+        self.reader = threading.Thread(target=reader)
+        self.reader.start()
+        self.server_args = ("--access-log", self.fifo)
+        super().setUp()
+
+    def tearDown(self):
+        self.go.set()
+        super().tearDown()
+        self.reader.join(30)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_lines_gathered_behind_a_waiting_write_are_not_lost_at_shutdown(self):
+        agent = "a" * 500  # 1,000 lines of ~600 bytes: far more than a pipe's 64 KiB
+        c = self.server.http()
+        for _ in range(self.REQUESTS):
+            c.request("GET", "/a.txt", headers={"User-Agent": agent})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            r.read()
+        c.close()
+        self.server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the worker is draining, its write still waiting for the reader
+        self.go.set()
+        self.assertEqual(self.server.proc.wait(30), 0)
+        self.reader.join(30)
+        lines = self.text[0].decode().splitlines()
+        self.assertEqual(len(lines), self.REQUESTS)
+        self.assertTrue(all(COMBINED.match(line) for line in lines))
 
 
 class FullDisk(ServerTest):
