@@ -53,6 +53,16 @@ connection::exchange::exchange(worker_state& w) noexcept
       in_(new char[in_capacity_]), reader_(w.cfg.max_header_bytes), opener_(w, *this),
       splice_(w.ring, w.broker, *this, w.cfg.test_refuse_splice), copy_(w.ring, *this) {}
 
+void connection::exchange::make_room(std::size_t need, std::size_t limit) {
+    if (need <= in_capacity_ || in_capacity_ >= limit)
+        return;
+    const std::size_t grown = std::min(std::max(in_capacity_ * 4, need), limit);
+    std::unique_ptr<char[]> bigger(new char[grown]);
+    std::memcpy(bigger.get(), in_.get(), in_length_);
+    in_ = std::move(bigger);
+    in_capacity_ = grown;
+}
+
 bool connection::exchange::busy() const noexcept {
     return send_op_.in_flight() || opener_.busy() || splice_.busy() || copy_.busy();
 }
@@ -112,17 +122,9 @@ void connection::receive() noexcept {
     }
     recv_into_exchange_ = false;
     auto& x = engage();
-    const std::size_t limit =
-        w_.cfg.max_header_bytes + 1; // one past: lets the reader see "too long"
-    if (x.in_length_ == x.in_capacity_ && x.in_capacity_ < limit) {
-        // Most heads fit the first buffer; a long one grows it, never past the limit. No receive
-        // is in flight here, so the kernel holds no pointer into the old buffer.
-        std::size_t grown = std::min(x.in_capacity_ * 4, limit);
-        std::unique_ptr<char[]> bigger(new char[grown]);
-        std::memcpy(bigger.get(), x.in_.get(), x.in_length_);
-        x.in_ = std::move(bigger);
-        x.in_capacity_ = grown;
-    }
+    // Most heads fit the first buffer; a long one grows it, never past one byte beyond the limit
+    // (which lets the reader see "too long"). No receive is in flight here.
+    x.make_room(x.in_length_ + 1, w_.cfg.max_header_bytes + 1);
     io_uring_prep_recv(&sqe, fd_, x.in_.get() + x.in_length_, x.in_capacity_ - x.in_length_, 0);
     w_.ring.push(recv_op_);
 }
@@ -162,12 +164,8 @@ void connection::on_recv(int res, std::uint32_t flags) noexcept {
     const auto length = static_cast<std::size_t>(res);
     if (uring::provided_buffers::carries_buffer(flags)) {
         // Only an empty exchange buffer receives this way, and a provided buffer is never larger
-        // than the head limit (worker_state): grow to fit, then copy.
-        if (length > x.in_capacity_) {
-            x.in_capacity_ =
-                std::min(std::max(x.in_capacity_ * 4, length), w_.cfg.max_header_bytes + 1);
-            x.in_.reset(new char[x.in_capacity_]);
-        }
+        // than the head limit (config::recv_buffer_bytes): grow to fit, then copy.
+        x.make_room(length, w_.cfg.max_header_bytes + 1);
         std::memcpy(x.in_.get(), w_.recv_buffers.data(flags, length).data(), length);
     }
     x.in_length_ += length;

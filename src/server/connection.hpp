@@ -50,6 +50,9 @@ class connection final {
       public:
         explicit exchange(worker_state& w) noexcept;
         bool busy() const noexcept;
+        // Grows the receive buffer (×4, never past `limit`) to hold at least `need` bytes,
+        // keeping what it holds. No receive may be in flight into it.
+        void make_room(std::size_t need, std::size_t limit);
 
       private:
         friend class connection;

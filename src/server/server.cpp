@@ -135,8 +135,7 @@ int run(const config& cfg) {
         cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
         cfg.iowq_workers, workers.front()->open_file_cache_entries(),
         static_cast<long long>(cfg.open_file_cache_valid.count()),
-        workers.front()->shared_recv_buffers(),
-        std::min(cfg.recv_buffer_size, cfg.max_header_bytes + 1),
+        workers.front()->shared_recv_buffers(), cfg.recv_buffer_bytes(),
         cfg.transfer == transfer_mode::copy     ? "copy"
         : cfg.transfer == transfer_mode::splice ? "splice"
                                                 : "auto");

@@ -71,8 +71,8 @@ worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, m
     // Without buffer rings (before Linux 5.19) every connection receives into its own buffer.
     if (c.recv_buffers == 0)
         return;
-    if (auto provided = uring::provided_buffers::create(
-            ring, 0, c.recv_buffers, std::min(c.recv_buffer_size, c.max_header_bytes + 1)))
+    if (auto provided =
+            uring::provided_buffers::create(ring, 0, c.recv_buffers, c.recv_buffer_bytes()))
         recv_buffers = std::move(*provided);
 }
 
@@ -253,11 +253,13 @@ std::chrono::nanoseconds worker::loop::next_wait() const noexcept {
 void worker::loop::wait_for_completions() noexcept {
     auto wait = next_wait();
     unsigned wait_for = 1;
-    const unsigned background =
-        state_.ring.in_flight(uring::op_kind::splice) + state_.ring.in_flight(uring::op_kind::poll);
-    if (background >= 4 && state_.cfg.batch_wait.count() > 0) {
-        wait_for = background / 2;
-        wait = std::min<std::chrono::nanoseconds>(wait, state_.cfg.batch_wait);
+    if (state_.cfg.batch_wait.count() > 0) {
+        const unsigned background = state_.ring.in_flight(uring::op_kind::splice) +
+                                    state_.ring.in_flight(uring::op_kind::poll);
+        if (background >= 4) {
+            wait_for = background / 2;
+            wait = std::min<std::chrono::nanoseconds>(wait, state_.cfg.batch_wait);
+        }
     }
     state_.ring.submit_and_wait(wait, wait_for);
 }

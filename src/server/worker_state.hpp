@@ -59,7 +59,6 @@ class exchange_pool {
         if (unused >= 256)
             ::malloc_trim(0);
     }
-    std::size_t spares() const noexcept { return spare_.size(); }
 
   private:
     std::vector<std::unique_ptr<connection::exchange>> spare_;

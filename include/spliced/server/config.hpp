@@ -37,6 +37,10 @@ struct config {
     // connections hold none of their own): a power of two, and at most max_header_bytes + 1 each.
     unsigned recv_buffers = 1024;
     std::size_t recv_buffer_size = 2048;
+    // What each shared receive buffer holds: never more than a head may be.
+    std::size_t recv_buffer_bytes() const noexcept {
+        return recv_buffer_size < max_header_bytes + 1 ? recv_buffer_size : max_header_bytes + 1;
+    }
     // Neither --buffers nor --buffer-size was given: the pool grows with demand (and stops, with a
     // warning, where RLIMIT_MEMLOCK says) instead of being pinned whole at startup.
     bool buffers_on_demand = true;
