@@ -84,6 +84,15 @@ constexpr scalar_spec shard_scalars[] = {
     {"spliced_registered_buffers",
      "Registered (pinned) buffers allocated so far; the pool grows with demand up to --buffers.",
      MetricType::Gauge, [](const shard& s) { return double(s.registered_buffers.value()); }},
+    {"spliced_fixed_files_in_use",
+     "Fixed-table slots holding a file now, being served or kept by the open-file cache (pipes "
+     "not included); idle, it equals spliced_open_file_cache_entries.",
+     MetricType::Gauge, [](const shard& s) { return double(s.fixed_files_in_use.value()); }},
+    {"spliced_pipes_in_use", "Pipes leased to splice transfers now (0 when idle).",
+     MetricType::Gauge, [](const shard& s) { return double(s.pipes_in_use.value()); }},
+    {"spliced_buffers_in_use",
+     "Registered buffers (copy and small tiers) leased to transfers now (0 when idle).",
+     MetricType::Gauge, [](const shard& s) { return double(s.buffers_in_use.value()); }},
     {"spliced_access_log_dropped_lines_total",
      "Access log lines dropped because the log's file fell too far behind (never queued "
      "unbounded).",
@@ -156,7 +165,7 @@ static std::vector<MetricFamily> shard_families(std::span<const shard* const> sh
     families.push_back(labelled_counters(
         shards, "spliced_transfer_fallbacks_total",
         "Responses moved to another transfer tier, by reason.", "reason", fallback_count,
-        [](std::size_t) { return std::string_view("splice_refused"); },
+        [](std::size_t f) { return fallback_name(fallback(f)); },
         [](const shard& s, std::size_t f) { return s.transfer_fallbacks[f].value(); }));
     families.push_back(labelled_counters(
         shards, "spliced_responses_aborted_total",

@@ -31,6 +31,11 @@ std::string_view aborted_name(aborted a) noexcept {
     return names[std::size_t(a)];
 }
 
+std::string_view fallback_name(fallback f) noexcept {
+    static constexpr std::string_view names[fallback_count] = {"splice_refused", "no_pipe"};
+    return names[std::size_t(f)];
+}
+
 std::size_t code_index(unsigned code) noexcept {
     auto it = std::find(known_codes.begin(), known_codes.end() - 1, code);
     return std::size_t(it - known_codes.begin()); // the final 0 entry stands for "other"

@@ -67,8 +67,19 @@ bool connection::exchange::busy() const noexcept {
     return send_op_.in_flight() || opener_.busy() || splice_.busy() || copy_.busy();
 }
 
-connection::connection(worker_state& w, int socket_fd) noexcept : w_(w), fd_(socket_fd) {}
+void connection::exchange::attach(callback_count& owner) noexcept {
+    send_op_.count_in(&owner);
+    opener_.attach(owner);
+    splice_.attach(owner);
+    copy_.attach(owner);
+}
 
+connection::connection(worker_state& w, int socket_fd) noexcept : w_(w), fd_(socket_fd) {
+    recv_op_.count_in(&callbacks_);
+    cancel_op_.count_in(&callbacks_);
+}
+
+// Only from the worker, once nothing can call back (callbacks_ asserts it).
 connection::~connection() {
     if (x_) {
         release_file();
@@ -82,10 +93,6 @@ connection::~connection() {
     ::close(fd_);
 }
 
-bool connection::busy() const noexcept {
-    return recv_op_.in_flight() || (x_ && x_->busy());
-}
-
 void connection::start() noexcept {
     if (w_.log.enabled())
         peer_ = peer_address(fd_);
@@ -97,6 +104,7 @@ connection::exchange& connection::engage() noexcept {
     if (!x_) {
         x_ = w_.exchanges.take(w_);
         x_->owner_ = this;
+        x_->attach(callbacks_);
     }
     return *x_;
 }
@@ -207,7 +215,7 @@ void connection::parse() noexcept {
 // ---- resolve and open ----------------------------------------------------------------------
 
 void connection::handle_request() noexcept {
-    disarm(timer_hook_);
+    disarm_timer();
     if (x_->method_ == http::method::options) {
         x_->status_code_ = http::code(http::status::no_content);
         x_->head_.start(http::status::no_content, http::view(w_.date));
@@ -234,9 +242,7 @@ void connection::handle_request() noexcept {
 // ---- finish: keep-alive or close -----------------------------------------------------------
 
 void connection::finish_response() noexcept {
-    count_request();
-    log_request(true);
-    w_.shard.request_duration.observe_ns(w_.now_ns - x_->request_start_ns_);
+    finish(request_end::complete);
     release_file();
     if (!x_->keep_alive_ || w_.draining) {
         linger();
@@ -254,14 +260,66 @@ void connection::finish_response() noexcept {
     receive();
 }
 
-void connection::count_request() noexcept {
-    w_.shard.count_request(label_of(x_->method_), x_->status_code_);
-}
-
 void connection::begin_request(bool parsed) noexcept {
+    x_->in_request_ = true;
     x_->head_parsed_ = parsed;
+    x_->status_code_ = 0;
     x_->body_sent_ = 0;
     x_->response_ = {};
+}
+
+namespace {
+
+metrics::aborted aborted_for(request_end how) noexcept {
+    switch (how) {
+    case request_end::file_shrank:
+        return metrics::aborted::file_shrank;
+    case request_end::timeout:
+        return metrics::aborted::timeout;
+    case request_end::error:
+        return metrics::aborted::error;
+    case request_end::shutdown:
+        return metrics::aborted::shutdown;
+    case request_end::complete:
+    case request_end::client_gone:
+        break;
+    }
+    return metrics::aborted::client_gone;
+}
+
+// The status counted and logged for a request that ended before a response was chosen (nginx's
+// convention for 499: the client closed the request).
+unsigned unanswered_status(request_end how) noexcept {
+    switch (how) {
+    case request_end::timeout:
+        return 408;
+    case request_end::shutdown:
+        return 503;
+    case request_end::client_gone:
+        return 499;
+    default:
+        return 500;
+    }
+}
+
+} // namespace
+
+// The one end of every request (DESIGN.md §12): whatever ended it, it is counted, timed and
+// logged here exactly once.
+void connection::finish(request_end how) noexcept {
+    if (!x_ || !x_->in_request_)
+        return;
+    x_->in_request_ = false;
+    const bool completed = how == request_end::complete;
+    if (!completed) {
+        if (state_ == state::sending_head || state_ == state::sending_body)
+            w_.shard.responses_aborted[std::size_t(aborted_for(how))].add();
+        if (x_->status_code_ == 0)
+            x_->status_code_ = unanswered_status(how);
+    }
+    w_.shard.count_request(label_of(x_->method_), x_->status_code_);
+    w_.shard.request_duration.observe_ns(w_.now_ns - x_->request_start_ns_);
+    log_request(completed);
 }
 
 void connection::release_file() noexcept {
@@ -282,14 +340,13 @@ void connection::linger() noexcept {
     receive();
 }
 
-void connection::abort(metrics::aborted why) noexcept {
-    count_aborted(why);
+void connection::abort(request_end why) noexcept {
+    finish(why);
     close_now();
 }
 
-void connection::count_aborted(metrics::aborted why) noexcept {
-    if (state_ == state::sending_head || state_ == state::sending_body)
-        w_.shard.responses_aborted[std::size_t(why)].add();
+void connection::disarm_timer() noexcept {
+    connection_deadlines::disarm(*this);
 }
 
 void connection::drain() noexcept {
@@ -297,14 +354,21 @@ void connection::drain() noexcept {
         close_now();
 }
 
+// Closing (DESIGN.md §11): the request in progress ends, the connection leaves its deadline
+// list and every lease queue, nothing new starts from any later completion (every handler checks
+// closing(), the transfers and the opener are abandoned), and what is in flight on the socket is
+// cancelled. The worker frees the connection when callbacks_ reaches zero.
 void connection::close_now() noexcept {
     if (state_ == state::closing)
         return;
+    finish(request_end::client_gone); // unless something more precise already ended it
     state_ = state::closing;
-    disarm(timer_hook_);
+    disarm_timer();
     if (x_) {
         x_->splice_.abandon();
         x_->copy_.abandon();
+        x_->opener_.abandon();
+        // A transfer still in flight reads the file's slot: it is released by transfer_done.
         if (!x_->splice_.busy() && !x_->copy_.busy())
             release_file();
         if (x_->original_) { // no operation refers to it: only the sibling's open can be in flight
@@ -312,8 +376,14 @@ void connection::close_now() noexcept {
             x_->original_.reset();
         }
     }
-    // Every operation on the socket ends promptly once it is shut down; the worker frees this
-    // connection when the last of their CQEs has arrived.
+    if (busy()) {
+        // Every request on this socket, in the SQ or in the kernel: receive, send, poll and the
+        // socket hop of a splice (its fd is the socket). A file hop or a read ends by itself.
+        io_uring_prep_cancel_fd(&cancel_op_.sqe(), fd_, IORING_ASYNC_CANCEL_ALL);
+        w_.ring.push(cancel_op_);
+    }
+    // The shutdown also ends anything the cancel could not reach (io_uring_prep_cancel(3):
+    // -EALREADY for a request already running), and tells the client at once.
     ::shutdown(fd_, SHUT_RDWR);
     w_.schedule_free(*this);
 }

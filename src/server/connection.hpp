@@ -4,11 +4,16 @@
 //
 // Ownership: the worker owns connections. A connection owns its socket, its exchange (receive
 // buffer, the fixed slot of the file it is serving, the operations of a request) and its receive
-// operation; it is destroyed only when none of those operations is in flight (DESIGN.md §11).
+// operation. One count, callbacks_, holds everything that may still call it back: every
+// operation in flight (its own, its exchange's, its opener's and its transfers'), its place in a
+// pipe or buffer queue, and its armed deadline. Closing (close_now) leaves every queue, cancels
+// what is in flight on the socket and starts nothing new; the worker frees the connection once
+// the count is zero (DESIGN.md §11, src/server/README.md).
 
 #include "copy_transfer.hpp"
 #include "file_opener.hpp"
 #include "splice_transfer.hpp"
+#include "spliced/core/callback_count.hpp"
 #include "spliced/http/file_response.hpp"
 #include "spliced/http/path.hpp"
 #include "spliced/http/request_reader.hpp"
@@ -24,6 +29,17 @@ namespace spliced::server {
 
 struct worker_state;
 
+// How a request ended. Whatever ends it, finish() counts it (requests_total,
+// request_duration_seconds, responses_aborted_total), and writes its access-log line, once.
+enum class request_end : std::uint8_t {
+    complete,
+    client_gone, // the socket failed, or the client closed
+    file_shrank, // end of file came early: a byte-exact prefix was sent, then the close
+    timeout,     // --send-timeout (or the head's own timeout) passed
+    error,       // a transfer failed
+    shutdown,    // the drain timeout ended it
+};
+
 class connection final {
   public:
     connection(worker_state& w, int socket_fd) noexcept;
@@ -32,13 +48,13 @@ class connection final {
     connection& operator=(const connection&) = delete;
 
     void start() noexcept;
-    // Timer expiry or shutdown: stop whatever is in progress and close. A response in progress
-    // counts as aborted for `why`.
-    void abort(metrics::aborted why) noexcept;
+    // Timer expiry or shutdown: stop whatever is in progress and close. A request in progress
+    // ends for `why`.
+    void abort(request_end why) noexcept;
     // Drain: an idle connection closes now, a busy one after its current response.
     void drain() noexcept;
-    // True while the kernel may still complete one of this connection's operations.
-    bool busy() const noexcept;
+    // True while anything may still call this connection back (callbacks_ is not zero).
+    bool busy() const noexcept { return !callbacks_.zero(); }
     bool closing() const noexcept { return state_ == state::closing; }
 
     // Everything a request needs beyond the socket: receive buffer, parser, response head and
@@ -49,7 +65,10 @@ class connection final {
     class exchange final : private open_client, private transfer_client {
       public:
         explicit exchange(worker_state& w) noexcept;
+        // Anything of this exchange that may still call back: an operation or a queue place.
         bool busy() const noexcept;
+        // Counts every operation and queue place of this exchange in `owner`; only while idle.
+        void attach(callback_count& owner) noexcept;
         // Grows the receive buffer (×4, never past `limit`) to hold at least `need` bytes,
         // keeping what it holds. No receive may be in flight into it.
         void make_room(std::size_t need, std::size_t limit);
@@ -89,7 +108,8 @@ class connection final {
         std::size_t next_encoding_ = 0;   // next entry of cfg.precompressed to try
         std::optional<opened_file> file_; // being served; released when the response ends
         std::uint64_t request_start_ns_ = 0;
-        unsigned status_code_ = 0;
+        bool in_request_ = false;     // begun and not yet finished (finish() clears it)
+        unsigned status_code_ = 0;    // of the response chosen; 0 until one is
         std::uint64_t body_sent_ = 0; // body bytes the kernel took for the current response
         bool head_parsed_ = false;    // reader_.head() describes the current request
         file_opener opener_;
@@ -101,6 +121,9 @@ class connection final {
 
     deadline_hook timer_hook_; // in at most one of the worker's deadline lists
     std::uint64_t deadline_ns_ = 0;
+    // Everything that may still call this connection back (see the top of this file). Public for
+    // the deadline lists, which count their membership in it.
+    callback_count callbacks_;
     std::size_t index_ = 0; // position in the worker's connection table
 
   private:
@@ -122,7 +145,7 @@ class connection final {
     void on_send(int res, std::uint32_t) noexcept;
     void send_body() noexcept;
     void start_range(const http::byte_range& range) noexcept;
-    void start_copy(const http::byte_range& range) noexcept;
+    void start_copy(std::uint64_t offset, std::uint64_t length) noexcept;
     bool start_small() noexcept;
     void transfer_progress(std::uint64_t bytes) noexcept;
     void head_progress(std::uint64_t bytes) noexcept;
@@ -130,11 +153,12 @@ class connection final {
     void finish_response() noexcept;
     void release_file() noexcept;
     void begin_request(bool parsed) noexcept;
-    void count_request() noexcept;
+    void finish(request_end how) noexcept;
     void log_request(bool completed) noexcept;
-    void count_aborted(metrics::aborted why) noexcept;
     void linger() noexcept;
     void close_now() noexcept;
+    void on_cancel(int, std::uint32_t) noexcept {}
+    void disarm_timer() noexcept;
 
     worker_state& w_;
     int fd_;
@@ -143,6 +167,9 @@ class connection final {
     std::unique_ptr<exchange> x_;     // while a request is in progress or bytes are buffered
     std::string peer_;                // client address, when the access log is on
     uring::member_operation<connection, &connection::on_recv> recv_op_{uring::op_kind::recv, *this};
+    // Cancels every operation on the socket when the connection closes.
+    uring::member_operation<connection, &connection::on_cancel> cancel_op_{uring::op_kind::cancel,
+                                                                           *this};
 };
 
 } // namespace spliced::server

@@ -204,7 +204,7 @@ void connection::on_send(int res, std::uint32_t) noexcept {
     if (state_ == state::closing)
         return;
     if (res <= 0) {
-        count_aborted(metrics::aborted::client_gone);
+        finish(request_end::client_gone); // the head, or a multipart piece, could not be sent
         close_now();
         return;
     }
@@ -252,16 +252,16 @@ void connection::send_body() noexcept {
 void connection::start_range(const http::byte_range& range) noexcept {
     if (w_.cfg.transfer == transfer_mode::copy ||
         (w_.cfg.transfer == transfer_mode::automatic && range.length() <= w_.cfg.auto_copy_max)) {
-        start_copy(range);
+        start_copy(range.first, range.length());
     } else {
         x_->tier_ = metrics::tier::splice;
         x_->splice_.start(fd_, x_->file_->slot, range.first, range.length());
     }
 }
 
-void connection::start_copy(const http::byte_range& range) noexcept {
+void connection::start_copy(std::uint64_t offset, std::uint64_t length) noexcept {
     x_->tier_ = metrics::tier::copy;
-    x_->copy_.start(w_.buffer_queue, fd_, x_->file_->slot, range.first, range.length());
+    x_->copy_.start(w_.buffer_queue, fd_, x_->file_->slot, offset, length);
 }
 
 void connection::transfer_progress(std::uint64_t bytes) noexcept {
@@ -277,13 +277,23 @@ void connection::head_progress(std::uint64_t bytes) noexcept {
 
 void connection::transfer_done(transfer_end end) noexcept {
     if (state_ == state::closing) {
-        release_file();
+        release_file(); // the last operation that read the file's slot has completed
         return;
     }
     if (end == transfer_end::refused && w_.cfg.transfer == transfer_mode::automatic) {
         // Nothing of this range has moved yet: the copy tier sends exactly the same bytes.
         w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::splice_refused)].add();
-        start_copy(x_->response_.ranges[x_->part_]);
+        const auto& range = x_->response_.ranges[x_->part_];
+        start_copy(range.first, range.length());
+        return;
+    }
+    if (end == transfer_end::no_pipe) {
+        // No pipe can be made (descriptors exhausted) and none is left to wait for: the copy
+        // tier sends the rest of the range from where the splice tier stopped, whatever
+        // --transfer says, rather than keep the client waiting for a pipe that never comes.
+        w_.shard.transfer_fallbacks[std::size_t(metrics::fallback::no_pipe)].add();
+        const auto at = x_->splice_.position();
+        start_copy(at.offset, at.remaining);
         return;
     }
     if (end == transfer_end::complete) {
@@ -294,11 +304,9 @@ void connection::transfer_done(transfer_end end) noexcept {
     }
     // Headers are out: the only honest way to end a body that cannot be completed is to close
     // (never pad, DESIGN.md §10).
-    count_aborted(end == transfer_end::client_gone   ? metrics::aborted::client_gone
-                  : end == transfer_end::file_shrank ? metrics::aborted::file_shrank
-                                                     : metrics::aborted::error);
-    count_request();
-    log_request(false);
+    finish(end == transfer_end::client_gone   ? request_end::client_gone
+           : end == transfer_end::file_shrank ? request_end::file_shrank
+                                              : request_end::error);
     release_file();
     close_now();
 }

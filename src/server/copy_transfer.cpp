@@ -14,7 +14,10 @@ void buffer_broker::give(copy_transfer& t, int index) noexcept {
 
 std::optional<int> buffer_broker::take() noexcept {
     int index = pool_->acquire();
-    return index < 0 ? std::nullopt : std::optional<int>(index);
+    if (index < 0)
+        return std::nullopt;
+    ++leased_;
+    return index;
 }
 
 void buffer_broker::request(copy_transfer& t) noexcept {
@@ -23,14 +26,22 @@ void buffer_broker::request(copy_transfer& t) noexcept {
 }
 
 void buffer_broker::release(int index) noexcept {
+    --leased_;
     pool_->release(index);
     waiters_.serve([this] { return take(); }, give);
+}
+
+void copy_transfer::attach(callback_count& owner) noexcept {
+    assert(!busy());
+    callbacks_ = &owner;
+    uring::count_in(owner, {&read_op_, &send_op_, &poll_op_});
 }
 
 void copy_transfer::start(buffer_broker& pool, int socket_fd, unsigned file_slot,
                           std::uint64_t offset, std::uint64_t length,
                           std::string_view head) noexcept {
     buffers_ = &pool;
+    abandoned_ = false;
     socket_fd_ = socket_fd;
     head_ = head;
     head_left_ = 0;
@@ -41,10 +52,17 @@ void copy_transfer::start(buffer_broker& pool, int socket_fd, unsigned file_slot
 }
 
 void copy_transfer::abandon() noexcept {
-    waiter_hook_.unlink();
+    abandoned_ = true;
+    if (buffers_)
+        buffers_->leave(*this);
 }
 
+// Every completion comes back through here before anything new starts.
 void copy_transfer::next_chunk() noexcept {
+    if (abandoned_) {
+        finish(transfer_end::abandoned);
+        return;
+    }
     if (remaining_ == 0 && head_.empty()) {
         finish(transfer_end::complete);
         return;
@@ -54,6 +72,7 @@ void copy_transfer::next_chunk() noexcept {
 
 void copy_transfer::buffer_ready(int index) noexcept {
     buffer_ = index;
+    read_retries_ = 0;
     auto buffer = buffers_->buffer(index);
     // The caller keeps the head shorter than a buffer (the small tier's condition).
     head_left_ = static_cast<std::uint32_t>(head_.copy(buffer.data(), buffer.size()));
@@ -72,9 +91,23 @@ void copy_transfer::buffer_ready(int index) noexcept {
     ring_->push(read_op_);
 }
 
+// Reads that cannot complete without blocking, retried this many times through io-wq before
+// the transfer fails.
+constexpr unsigned max_read_retries = 4;
+
 void copy_transfer::on_read(int res, std::uint32_t) noexcept {
-    if (res == -EAGAIN || res == -EINTR) {
-        ring_->push(read_op_); // the prepared SQE is still in the op: read the same chunk again
+    if (abandoned_) {
+        finish(transfer_end::abandoned);
+        return;
+    }
+    if ((res == -EAGAIN || res == -EINTR) && read_retries_ < max_read_retries) {
+        // The file is O_NONBLOCK (a FIFO must never hang a ring). A file system without
+        // non-blocking reads (FUSE, NFS) answers -EAGAIN to every inline attempt, so pushing the
+        // same SQE again would spin: the retry goes to an io-wq worker (IOSQE_ASYNC), where the
+        // read may block (io_uring/rw.c clears IOCB_NOWAIT there), bounded like every io-wq op.
+        ++read_retries_;
+        read_op_.prepared().flags |= IOSQE_ASYNC;
+        ring_->push(read_op_);
         return;
     }
     if (res < 0) {
@@ -104,6 +137,10 @@ void copy_transfer::send_rest() noexcept {
 }
 
 void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
+    if (abandoned_) {
+        finish(transfer_end::abandoned);
+        return;
+    }
     if (res == -EAGAIN) {
         wait_for_room();
         return;
@@ -145,7 +182,7 @@ void copy_transfer::wait_for_room() noexcept {
 }
 
 void copy_transfer::on_writable(int res, std::uint32_t) noexcept {
-    if (res < 0) {
+    if (res < 0 && !abandoned_) {
         finish(transfer_end::client_gone);
         return;
     }

@@ -17,6 +17,7 @@
 #include "transfer.hpp"
 #include "waiter_queue.hpp"
 
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -28,20 +29,30 @@ class buffer_broker;
 class copy_transfer {
   public:
     copy_transfer(uring::ring& r, transfer_client& client) noexcept : ring_(&r), client_(&client) {}
+    ~copy_transfer() { assert(!busy() && "a copy transfer freed while it may be called back"); }
+    copy_transfer(const copy_transfer&) = delete;
+    copy_transfer& operator=(const copy_transfer&) = delete;
+
+    // Counts this transfer's operations and queue membership in `owner`; only while idle.
+    void attach(callback_count& owner) noexcept;
+    callback_count& callbacks() noexcept { return *callbacks_; }
 
     // Moves the range through buffers of `pool`. `head`, if any, goes out in front of the first
     // chunk and must stay valid until the transfer ends; with a head, a body that fits the buffer
     // beside it is one READ_FIXED and one SEND.
     void start(buffer_broker& pool, int socket_fd, unsigned file_slot, std::uint64_t offset,
                std::uint64_t length, std::string_view head = {}) noexcept;
-    // Stops waiting for a buffer, if it was; ops in flight end when the socket is shut down.
+    // Stops: leaves the buffer queue and starts nothing more (see transfer.hpp). The owner
+    // cancels the socket's operations; a read ends by itself.
     void abandon() noexcept;
-    bool busy() const noexcept {
-        return read_op_.in_flight() || send_op_.in_flight() || poll_op_.in_flight();
-    }
+    // An operation in flight, or a place in a buffer queue: something will still call back.
+    bool busy() const noexcept { return ops_in_flight() || waiter_hook_.is_linked(); }
 
   private:
     friend class buffer_broker;
+    bool ops_in_flight() const noexcept {
+        return read_op_.in_flight() || send_op_.in_flight() || poll_op_.in_flight();
+    }
     void buffer_ready(int index) noexcept;
     void on_read(int res, std::uint32_t) noexcept;
     void on_sent(int res, std::uint32_t) noexcept;
@@ -54,6 +65,9 @@ class copy_transfer {
     uring::ring* ring_;
     buffer_broker* buffers_ = nullptr; // the pool of the current transfer
     transfer_client* client_;
+    callback_count* callbacks_ = nullptr; // the owner's (attach)
+    bool abandoned_ = false;              // the owner has closed: no new operation, no new lease
+    unsigned read_retries_ = 0;           // consecutive -EAGAIN answers to this chunk's read
     int socket_fd_ = -1;
     unsigned file_slot_ = 0;
     std::uint64_t offset_ = 0;    // next file byte to read
@@ -79,13 +93,16 @@ class buffer_broker {
     explicit buffer_broker(uring::buffer_pool& pool) noexcept : pool_(&pool) {}
     void request(copy_transfer& t) noexcept;
     void release(int index) noexcept;
+    void leave(copy_transfer& t) noexcept { waiters_.leave(t); }
     std::span<char> buffer(int index) noexcept { return pool_->buffer(index); }
+    unsigned in_use() const noexcept { return leased_; }
 
   private:
     std::optional<int> take() noexcept;
     static void give(copy_transfer& t, int index) noexcept;
 
     uring::buffer_pool* pool_;
+    unsigned leased_ = 0;
     waiter_queue<copy_transfer, &copy_transfer::waiter_hook_> waiters_;
 };
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <new>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <utility>
 
 namespace spliced::server {
@@ -25,7 +26,13 @@ bool file_opener::busy() const noexcept {
            install_op_.in_flight() || close_op_.in_flight();
 }
 
+void file_opener::attach(callback_count& owner) noexcept {
+    assert(!busy());
+    uring::count_in(owner, {&check_op_, &open_op_, &statx_op_, &install_op_, &close_op_});
+}
+
 void file_opener::open(std::string relative) noexcept {
+    abandoned_ = false;
     path_ = std::move(relative);
     auto found = w_->files.find(path_, w_->now_ns);
     if (!found.file) {
@@ -48,6 +55,11 @@ void file_opener::open(std::string relative) noexcept {
 
 void file_opener::on_check(int res, std::uint32_t) noexcept {
     auto& entry = *std::exchange(checking_, nullptr);
+    if (abandoned_) {
+        w_->files.release(entry);
+        client_->file_opened(errno_code(ECANCELED));
+        return;
+    }
     if (res == 0 && fs::same_version(entry.headers.id, entry.dev, stat_)) {
         w_->files.confirm(entry, w_->now_ns);
         hand_over(entry);
@@ -76,6 +88,11 @@ void file_opener::open_path() noexcept {
 void file_opener::on_open(int res, std::uint32_t) noexcept {
     if (res < 0) {
         client_->file_opened(errno_code(-res));
+        return;
+    }
+    if (abandoned_) {
+        ::close(res); // a plain descriptor, opened O_NONBLOCK: closing it cannot block
+        client_->file_opened(errno_code(ECANCELED));
         return;
     }
     plain_fd_ = res;

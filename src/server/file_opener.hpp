@@ -13,6 +13,7 @@
 #include "spliced/fs/open_file_cache.hpp"
 #include "spliced/uring/operation.hpp"
 
+#include <cassert>
 #include <linux/openat2.h>
 #include <linux/stat.h>
 #include <string>
@@ -41,9 +42,18 @@ class open_client {
 class file_opener {
   public:
     file_opener(worker_state& w, open_client& client) noexcept : w_(&w), client_(&client) {}
+    ~file_opener() { assert(!busy() && "an opener freed with an operation in flight"); }
+    file_opener(const file_opener&) = delete;
+    file_opener& operator=(const file_opener&) = delete;
 
+    // Counts this opener's operations in `owner`; only while idle.
+    void attach(callback_count& owner) noexcept;
     // `relative` must be a normalized path (http::normalize_target); at most one open at a time.
     void open(std::string relative) noexcept;
+    // The owner closed: an open in flight finishes without starting another step (a descriptor
+    // it got is closed at once) and reports ECANCELED; one already installing completes and
+    // reports its file, which the owner releases.
+    void abandon() noexcept { abandoned_ = busy(); }
     bool busy() const noexcept;
 
   private:
@@ -66,8 +76,9 @@ class file_opener {
     struct statx stat_ {};
     int statx_res_ = 0;
     int install_res_ = 0;
-    bool no_slot_ = false; // the fixed table was full: only the CLOSE was submitted
-    int pending_ = 0;      // CQEs still expected from the statx/install/close chain
+    bool no_slot_ = false;   // the fixed table was full: only the CLOSE was submitted
+    bool abandoned_ = false; // see abandon()
+    int pending_ = 0;        // CQEs still expected from the statx/install/close chain
     fs::open_file_cache::entry* checking_ = nullptr; // the entry being revalidated (referenced)
 
     uring::member_operation<file_opener, &file_opener::on_check> check_op_{uring::op_kind::statx,

@@ -13,14 +13,42 @@ void pipe_broker::give(splice_transfer& t, const uring::pipe_lease& pipe) noexce
     t.pipe_ready(pipe);
 }
 
+result<uring::pipe_lease> pipe_broker::take() noexcept {
+    auto pipe = pool_->acquire();
+    if (pipe)
+        ++leased_;
+    else
+        last_error_ = pipe.error().value();
+    return pipe;
+}
+
 void pipe_broker::request(splice_transfer& t) noexcept {
     waiters_.request(
-        t, [this] { return pool_->acquire(); }, give);
+        t, [this] { return take(); }, give);
+    refuse_if_stuck();
 }
 
 void pipe_broker::release(const uring::pipe_lease& pipe, bool empty) noexcept {
+    --leased_;
     pool_->release(pipe, empty);
-    waiters_.serve([this] { return pool_->acquire(); }, give);
+    waiters_.serve([this] { return take(); }, give);
+    refuse_if_stuck();
+}
+
+// EAGAIN from the pool means every pipe is leased, and a release will serve the queue. With no
+// pipe alive at all (pipe2 refused: EMFILE, ENFILE, ENOMEM) nothing will ever be released, so
+// whoever waits is told now.
+void pipe_broker::refuse_if_stuck() noexcept {
+    if (leased_ > 0 || pool_->created() > 0 || last_error_ == 0 || last_error_ == EAGAIN)
+        return;
+    last_error_ = 0;
+    waiters_.refuse_all([](splice_transfer& t) { t.pipe_refused(); });
+}
+
+void splice_transfer::attach(callback_count& owner) noexcept {
+    assert(!busy());
+    callbacks_ = &owner;
+    uring::count_in(owner, {&file_hop_, &socket_hop_, &poll_op_});
 }
 
 void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t offset,
@@ -30,7 +58,7 @@ void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t off
     offset_ = offset;
     remaining_ = length;
     in_pipe_ = 0;
-    eof_ = need_poll_ = moved_any_ = socket_error_ = writable_ = false;
+    eof_ = need_poll_ = moved_any_ = socket_error_ = writable_ = abandoned_ = false;
     error_ = 0;
     if (length == 0) {
         client_->transfer_done(transfer_end::complete);
@@ -44,11 +72,16 @@ void splice_transfer::start(int socket_fd, unsigned file_slot, std::uint64_t off
 }
 
 void splice_transfer::abandon() noexcept {
-    waiter_hook_.unlink();
+    abandoned_ = true;
+    pipes_->leave(*this);
+}
+
+bool splice_transfer::ops_in_flight() const noexcept {
+    return file_hop_.in_flight() || socket_hop_.in_flight() || poll_op_.in_flight();
 }
 
 bool splice_transfer::busy() const noexcept {
-    return file_hop_.in_flight() || socket_hop_.in_flight() || poll_op_.in_flight();
+    return ops_in_flight() || waiter_hook_.is_linked();
 }
 
 void splice_transfer::pipe_ready(const uring::pipe_lease& pipe) noexcept {
@@ -57,9 +90,18 @@ void splice_transfer::pipe_ready(const uring::pipe_lease& pipe) noexcept {
     step();
 }
 
+void splice_transfer::pipe_refused() noexcept {
+    client_->transfer_done(transfer_end::no_pipe);
+}
+
+// Called after every completion and every hand-over: decides the next operation, or the end.
 void splice_transfer::step() noexcept {
-    if (busy())
+    if (ops_in_flight())
         return; // the other hop of the pair is still out
+    if (abandoned_) {
+        finish(transfer_end::abandoned); // a pipe with bytes left in it is destroyed, not reused
+        return;
+    }
     if (error_ != 0) {
         finish(socket_error_ ? transfer_end::client_gone
                : (!moved_any_ && (error_ == -EINVAL || error_ == -ENOSYS)) ? transfer_end::refused

@@ -14,6 +14,7 @@
 #include "transfer.hpp"
 #include "waiter_queue.hpp"
 
+#include <cassert>
 #include <cstdint>
 
 namespace spliced::server {
@@ -25,17 +26,29 @@ class splice_transfer {
     splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client,
                     bool refuse_for_tests = false) noexcept
         : ring_(&r), pipes_(&pipes), client_(&client), refuse_for_tests_(refuse_for_tests) {}
+    ~splice_transfer() { assert(!busy() && "a splice transfer freed while it may be called back"); }
+    splice_transfer(const splice_transfer&) = delete;
+    splice_transfer& operator=(const splice_transfer&) = delete;
+
+    // Counts this transfer's operations and queue membership in `owner`; only while idle.
+    void attach(callback_count& owner) noexcept;
+    callback_count& callbacks() noexcept { return *callbacks_; }
 
     // Sends [offset, offset + length) of the file in fixed slot `file_slot` to `socket_fd`.
     void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
                std::uint64_t length) noexcept;
-    // Stops waiting for a pipe, if it was; ops in flight end when the socket is shut down.
+    // Stops: leaves the pipe queue and starts nothing more (see transfer.hpp). The owner cancels
+    // the socket's operations; the file hop ends by itself.
     void abandon() noexcept;
+    // An operation in flight, or a place in the pipe queue: something will still call back.
     bool busy() const noexcept;
+    transfer_position position() const noexcept { return {offset_, remaining_}; }
 
   private:
     friend class pipe_broker;
     void pipe_ready(const uring::pipe_lease& pipe) noexcept;
+    void pipe_refused() noexcept;
+    bool ops_in_flight() const noexcept;
     void step() noexcept;
     void finish(transfer_end end) noexcept;
     void on_file_hop(int res, std::uint32_t) noexcept;
@@ -47,6 +60,7 @@ class splice_transfer {
     uring::ring* ring_;
     pipe_broker* pipes_;
     transfer_client* client_;
+    callback_count* callbacks_ = nullptr; // the owner's (attach)
     bool refuse_for_tests_; // --test-refuse-splice: answer as a file system without splice would
     int socket_fd_ = -1;
     unsigned file_slot_ = 0;
@@ -60,6 +74,7 @@ class splice_transfer {
     bool moved_any_ = false;
     int error_ = 0; // first hard error, as -errno from a CQE
     bool socket_error_ = false;
+    bool abandoned_ = false; // the owner has closed: no new operation, no new lease
     uring::pipe_lease pipe_{};
     waiter_hook waiter_hook_; // linked while waiting in pipe_broker
 
@@ -75,12 +90,20 @@ class splice_transfer {
 class pipe_broker {
   public:
     explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
+    // Gives `t` a pipe now or when one is released. When no pipe exists and none can be made, no
+    // release will ever come: `t` is refused (transfer_end::no_pipe) instead of waiting forever.
     void request(splice_transfer& t) noexcept;
     void release(const uring::pipe_lease& pipe, bool empty) noexcept;
+    void leave(splice_transfer& t) noexcept { waiters_.leave(t); }
+    unsigned in_use() const noexcept { return leased_; }
 
   private:
     static void give(splice_transfer& t, const uring::pipe_lease& pipe) noexcept;
+    result<uring::pipe_lease> take() noexcept;
+    void refuse_if_stuck() noexcept;
 
+    unsigned leased_ = 0;
+    int last_error_ = 0; // errno of the last failed take()
     uring::pipe_pool* pool_;
     waiter_queue<splice_transfer, &splice_transfer::waiter_hook_> waiters_;
 };

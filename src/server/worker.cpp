@@ -29,8 +29,10 @@ static unsigned pipe_budget(const config& c, const uring::ring& r) noexcept {
 static result<buffer_pools> register_buffers(uring::ring& r, const config& c) {
     if (auto sparse = r.register_sparse_buffers(2 * c.buffers); !sparse)
         return sparse.error();
+    // Each pool starts with one buffer pinned: a pool that could not pin even one would leave
+    // every transfer of its tier waiting forever, so that is refused here, at startup.
     auto copy = uring::buffer_pool::create(r, 0, c.buffers, c.buffer_size,
-                                           c.buffers_on_demand ? 0 : c.buffers);
+                                           c.buffers_on_demand ? 1 : c.buffers);
     if (!copy)
         return copy.error();
     auto small = uring::buffer_pool::create(r, c.buffers, c.buffers, c.small_buffer_size,
@@ -169,7 +171,7 @@ void worker::loop::run() noexcept {
             stopping_ = true;
             state_.draining = true;
             for (auto& c : connections_)
-                c->abort(metrics::aborted::shutdown);
+                c->abort(request_end::shutdown);
         }
         if (owner_.drain_requested_.load(std::memory_order_acquire) && !state_.draining) {
             state_.draining = true;
@@ -217,6 +219,10 @@ void worker::loop::publish() noexcept {
                      std::strerror(pool->growth_error()));
     }
     owner_.shard_.ops_in_flight.set(static_cast<std::int64_t>(stats.ops_in_flight));
+    owner_.shard_.fixed_files_in_use.set(
+        static_cast<std::int64_t>(state_.slots.capacity() - state_.slots.available()));
+    owner_.shard_.pipes_in_use.set(state_.broker.in_use());
+    owner_.shard_.buffers_in_use.set(state_.buffer_queue.in_use() + state_.small_queue.in_use());
     owner_.shard_.open_file_cache_entries.set(static_cast<std::int64_t>(state_.files.size()));
 }
 
@@ -330,7 +336,7 @@ void worker::loop::on_wake(int res, std::uint32_t) noexcept {
 
 void worker::loop::expire(connection_deadlines& list) noexcept {
     while (connection* c = list.pop_expired(state_.now_ns))
-        c->abort(metrics::aborted::timeout);
+        c->abort(request_end::timeout);
 }
 
 void worker::loop::free_closed() noexcept {
@@ -351,9 +357,11 @@ void worker::loop::free_closed() noexcept {
 }
 
 void worker::loop::cancel_everything() noexcept {
-    // The last lines of the access log go out first: a cancel could cut their write short.
-    // flush() does nothing while a write is in flight, and lines gathered meanwhile need a write
-    // of their own: flush again after each turn until nothing is written or waiting.
+    // Every connection is gone (run() waited for their last CQEs). The last lines of the access
+    // log go out first: a cancel could cut their write short. flush() does nothing while a write
+    // is in flight, and lines gathered meanwhile need a write of their own: flush again after
+    // each turn until nothing is written or waiting, for at most 5 s (a log nobody reads, such as
+    // a stalled FIFO, then loses its last lines; its write is cancelled below like the rest).
     for (int turns = 0; turns < 500; ++turns) {
         state_.log.flush();
         if (!state_.log.busy())
@@ -361,11 +369,20 @@ void worker::loop::cancel_everything() noexcept {
         state_.ring.run_once(std::chrono::milliseconds(10));
     }
     // Leave no operation referring to this loop's memory: cancel, then reap until none is left.
+    // However long that takes: the pools and the ring die right after this, and an operation
+    // still in the kernel would write into freed memory (DESIGN.md §11).
     io_uring_prep_cancel(&cancel_all_op_.sqe(), nullptr, IORING_ASYNC_CANCEL_ANY);
     stopping_ = true;
     state_.ring.push(cancel_all_op_);
-    for (int turns = 0; state_.ring.stats().ops_in_flight > 0 && turns < 1000; ++turns)
+    std::uint64_t next_report = monotonic_ns() + 5'000'000'000;
+    while (state_.ring.stats().ops_in_flight > 0) {
         state_.ring.run_once(std::chrono::milliseconds(10));
+        if (monotonic_ns() >= next_report) {
+            std::fprintf(stderr, "spliced: worker exit waits for %llu operation(s) in flight\n",
+                         static_cast<unsigned long long>(state_.ring.stats().ops_in_flight));
+            next_report += 5'000'000'000;
+        }
+    }
     close_listeners();
 }
 

@@ -65,8 +65,8 @@ class exchange_pool {
     std::size_t low_water_ = 0; // fewest spares since the last trim()
 };
 
-using connection_deadlines =
-    deadline_list<connection, &connection::timer_hook_, &connection::deadline_ns_>;
+using connection_deadlines = deadline_list<connection, &connection::timer_hook_,
+                                           &connection::deadline_ns_, &connection::callbacks_>;
 
 struct worker_state {
     worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s, int root,

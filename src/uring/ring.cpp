@@ -2,6 +2,7 @@
 
 #include "spliced/core/clock.hpp"
 
+#include <cassert>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -92,8 +93,12 @@ ring::~ring() {
 }
 
 void ring::append_pending(operation& op) noexcept {
+    // Pushing an operation twice would give one object two CQEs and lose the first request.
+    assert(!op.in_flight_ && "pushed while already in flight");
     op.next_pending_ = nullptr;
     op.in_flight_ = true;
+    if (op.owner_count_)
+        op.owner_count_->enter();
     ++stats_.ops_in_flight;
     ++in_flight_by_kind_[std::size_t(op.kind())];
     if (pending_tail_)
@@ -179,6 +184,8 @@ unsigned ring::reap() noexcept {
             op->in_flight_ = false;
             --stats_.ops_in_flight;
             --in_flight_by_kind_[std::size_t(op->kind())];
+            if (op->owner_count_)
+                op->owner_count_->leave();
         }
         // complete() may release the op's owner: nothing touches `op` after it.
         op->complete(cqe->res, cqe->flags);

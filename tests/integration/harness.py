@@ -90,15 +90,22 @@ class Server:
         return parse_prometheus(text)
 
     def metrics_when(self, ready, timeout=5):
-        """Scrapes until `ready(samples)` holds (or the timeout passes) and returns the samples.
-        Counters move when the server reaps a completion, which can be just after the client has
-        its response, so a test that counts must wait for them."""
-        deadline = time.time() + timeout
-        while True:
-            samples = self.metrics()
-            if ready(samples) or time.time() > deadline:
-                return samples
-            time.sleep(0.02)
+        """Scrapes until `ready(samples)` holds and returns the samples; fails the test if it does
+        not hold within `timeout` seconds. Counters move when the server reaps a completion,
+        which can be just after the client has its response, so a test that counts must wait."""
+        last = {}
+
+        def scrape():
+            last.clear()
+            last.update(self.metrics())
+            return dict(last) if ready(last) else None
+
+        try:
+            return wait_for(scrape, timeout, "a scrape where the condition holds")
+        except AssertionError as e:
+            shown = {k: v for k, v in last.items() if not k.startswith(
+                ("spliced_completion_latency", "spliced_request_duration", "process_"))}
+            raise AssertionError("%s; last scrape: %r" % (e, shown)) from None
 
     def health(self):
         c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
@@ -124,6 +131,19 @@ class Server:
         self.proc.stdout.close()
         self.proc.stderr.close()
         return self.proc.returncode, err
+
+
+def wait_for(condition, timeout, what):
+    """Polls `condition()` until it returns something true and returns that; raises
+    AssertionError naming `what` when `timeout` seconds pass first. The only way tests wait."""
+    deadline = time.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(0.02)
 
 
 def ring_fdinfo(pid):

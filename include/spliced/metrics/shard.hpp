@@ -63,8 +63,9 @@ inline constexpr std::size_t tier_count = 4;
 std::string_view tier_name(tier t) noexcept;
 
 // Why a response left its preferred tier, for transfer_fallbacks_total{reason}.
-enum class fallback : std::uint8_t { splice_refused };
-inline constexpr std::size_t fallback_count = 1;
+enum class fallback : std::uint8_t { splice_refused, no_pipe };
+inline constexpr std::size_t fallback_count = 2;
+std::string_view fallback_name(fallback f) noexcept;
 
 // Why a response whose head was (being) sent ended before its last byte, for
 // responses_aborted_total{reason}.
@@ -76,8 +77,10 @@ enum class method_label : std::uint8_t { get, head, other };
 inline constexpr std::size_t method_count = 3;
 
 // The status codes spliced can send, for requests_total{code}; anything else counts as "other".
-inline constexpr std::array<unsigned short, 19> known_codes = {
-    200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503, 505, 0,
+// 499: a request the client left before a response was chosen (nginx's convention).
+inline constexpr std::array<unsigned short, 20> known_codes = {
+    200, 204, 206, 301, 304, 400, 403, 404, 405, 408,
+    412, 414, 416, 431, 499, 500, 501, 503, 505, 0,
 };
 std::size_t code_index(unsigned code) noexcept;
 
@@ -98,6 +101,9 @@ struct shard {
     counter open_file_cache_misses;
     gauge open_file_cache_entries;
     gauge registered_buffers; // allocated and pinned so far (the pool grows on demand)
+    gauge fixed_files_in_use; // fixed-table slots holding files (served or cached), not pipes
+    gauge pipes_in_use;       // pipes leased to splice transfers
+    gauge buffers_in_use;     // registered buffers (copy and small tiers) leased to transfers
     gauge ops_in_flight;
     std::array<latency_histogram, uring::op_kind_count> completion_latency;
     latency_histogram request_duration;

@@ -11,7 +11,7 @@ namespace spliced::uring {
 class slot_allocator {
   public:
     // Slots [first, first + count) of the table.
-    explicit slot_allocator(unsigned count, unsigned first = 0) {
+    explicit slot_allocator(unsigned count, unsigned first = 0) : capacity_(count) {
         free_.reserve(count);
         for (unsigned i = count; i-- > 0;)
             free_.push_back(first + i); // lowest index first
@@ -29,8 +29,10 @@ class slot_allocator {
     void release(unsigned slot) noexcept { free_.push_back(slot); }
 
     std::size_t available() const noexcept { return free_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
 
   private:
+    std::size_t capacity_;
     std::vector<unsigned> free_; // capacity reserved up front: release() never allocates
 };
 
