@@ -9,7 +9,7 @@ import struct
 import tempfile
 import time
 
-from harness import ServerTest, main, paused_download
+from harness import Server, ServerTest, main, paused_download
 
 COMBINED = re.compile(
     r'^(?P<addr>\S+) - - \[(?P<time>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] '
@@ -82,6 +82,43 @@ class AccessLog(ServerTest):
         self.assertEqual(code, 0)
         with open(self.log_path) as f:
             self.assertEqual(len(f.read().splitlines()), 200)
+
+
+class EveryExitIsCounted(AccessLog):
+    """Every request ends in one finish(): a send timeout and a shutdown abort are counted in
+    requests_total and responses_aborted_total and logged, like a completed request (issue 11:
+    before, neither was counted nor logged)."""
+
+    def setUp(self):
+        super().setUp()
+        self.server.stop()
+        self.server = Server(self.root, "--access-log", self.log_path, "--send-timeout", "1s",
+                             "--drain-timeout", "1s", threads=1)
+
+    def test_send_timeout_is_counted_and_logged(self):
+        s, f, _ = paused_download(self.server, "/big.bin", rcvbuf=32 << 10)
+        m = self.server.metrics_when(
+            lambda m: m.get('spliced_responses_aborted_total{reason="timeout"}', 0) == 1, timeout=10)
+        self.assertEqual(m['spliced_requests_total{code="200",method="GET"}'], 1)
+        self.assertEqual(m["spliced_request_duration_seconds_count"], 1)
+        self.expected = 1
+        lines = self.lines()
+        f.close()
+        s.close()
+        self.assertEqual(len(lines), 1)
+        self.assertEqual((lines[0]["status"], lines[0]["completion"]), ("200", "aborted"))
+
+    def test_shutdown_abort_is_logged(self):
+        s, f, _ = paused_download(self.server, "/big.bin", rcvbuf=32 << 10)
+        code, err = self.server.stop(signal.SIGTERM)
+        f.close()
+        s.close()
+        self.assertEqual(code, 0, err)
+        with open(self.log_path) as log:
+            lines = [COMBINED.match(line) for line in log.read().splitlines()]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual((lines[0]["request"], lines[0]["completion"]),
+                         ("GET /big.bin HTTP/1.1", "aborted"))
 
 
 class SlowLogReader(ServerTest):
