@@ -28,7 +28,8 @@ void request_reader::reset() noexcept {
     auto& p = parser_->parser.emplace();
     p.header_limit(static_cast<std::uint32_t>(max_header_bytes_));
     p.eager(false);
-    parsed_ = 0;
+    scanned_ = 0;
+    line_length_ = 0;
 }
 
 namespace {
@@ -106,19 +107,6 @@ void collect_fields(const beast_http::fields& fields, request_head& h) {
     }
 }
 
-// What Beast tolerates and spliced does not (README "Hostile input"): a bare LF as a line end and
-// obs-fold continuation lines. Both have been used to make a proxy and an origin disagree about
-// where a header ends.
-bool has_loose_framing(std::string_view head) noexcept {
-    for (std::size_t i = head.find('\n'); i != std::string_view::npos; i = head.find('\n', i + 1)) {
-        if (i == 0 || head[i - 1] != '\r')
-            return true;
-        if (i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t'))
-            return true;
-    }
-    return false;
-}
-
 bool all_digits(std::string_view v) noexcept {
     return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
 }
@@ -173,56 +161,94 @@ request_reader::version_check request_reader::check_version(std::string_view lin
     return version_check::as_is;
 }
 
+// The request line is given to Beast as soon as it has arrived, so a malformed one is refused at
+// once rather than when a head that may never come is complete. A higher HTTP/1 minor version is
+// given to Beast as HTTP/1.1 (check_version).
+status request_reader::start_line(std::string_view line) noexcept {
+    const auto eol = line.size() - 2; // at the CR
+    auto check = check_version(line.substr(0, eol));
+    if (check == version_check::unsupported)
+        return status::version_not_supported;
+    boost::system::error_code ec;
+    try {
+        std::string downgraded;
+        if (check == version_check::downgrade) {
+            downgraded.assign(line);
+            downgraded[eol - 1] = '1';
+            line = downgraded;
+        }
+        auto parsed = parser_->parser->put(boost::asio::const_buffer(line.data(), line.size()), ec);
+        if ((ec && ec != beast_http::error::need_more) || parsed != line.size())
+            return status::bad_request;
+    } catch (...) {
+        return status::internal_server_error;
+    }
+    line_length_ = line.size();
+    return status::ok;
+}
+
+// Finds the end of the head ("\r\n\r\n") in what has arrived, resuming where the last call
+// stopped, and refuses on the way what Beast tolerates and spliced does not (README "Hostile
+// input"): a bare LF as a line end and obs-fold continuation lines. Both have been used to make a
+// proxy and an origin disagree about where a header ends. Beast is only ever given a whole head,
+// so how the bytes were cut into segments cannot change what a request means or when it fails.
+request_reader::head_scan request_reader::scan(std::string_view input) noexcept {
+    // Only the bytes a head may occupy are looked at: what lies beyond cannot decide anything, and
+    // whether it has arrived yet must not change the answer.
+    const auto window = input.substr(0, max_header_bytes_);
+    while (scanned_ < window.size()) {
+        auto lf = window.find('\n', scanned_);
+        if (lf == std::string_view::npos) {
+            scanned_ = window.size();
+            break;
+        }
+        if (lf == 0 || input[lf - 1] != '\r')
+            return {head_scan::bad, status::bad_request};
+        if (line_length_ == 0) {
+            if (auto refused = start_line(input.substr(0, lf + 1)); refused != status::ok)
+                return {head_scan::bad, refused};
+        } else if (lf > line_length_ && input[lf - 2] == '\n') { // after the request line
+            scanned_ = lf + 1;
+            return {head_scan::complete, {}};
+        }
+        if (lf + 1 == window.size()) {
+            scanned_ = lf; // the next byte decides whether this line is folded
+            break;
+        }
+        if (text::is_ows(input[lf + 1]))
+            return {head_scan::bad, status::bad_request};
+        scanned_ = lf + 1;
+    }
+    if (input.size() > max_header_bytes_)
+        return {head_scan::bad, oversized_head_status(input, max_header_bytes_)};
+    return {head_scan::partial, {}};
+}
+
 request_reader::outcome request_reader::feed(std::string_view input) noexcept {
+    auto found = scan(input);
+    if (found.result == head_scan::partial)
+        return {state::need_more, 0, {}};
+    if (found.result == head_scan::bad)
+        return {state::error, 0, found.error};
+    const std::size_t used = scanned_; // within max_header_bytes_: scan() looks no further
+
     auto& p = *parser_->parser;
     boost::system::error_code ec;
     try {
-        if (parsed_ == 0) {
-            auto lf = input.find('\n');
-            if (lf == std::string_view::npos) {
-                if (input.size() > max_header_bytes_)
-                    return {state::error, 0, status::uri_too_long};
-                return {state::need_more, 0, {}};
-            }
-            if (lf == 0 || input[lf - 1] != '\r')
-                return {state::error, 0, status::bad_request}; // a bare LF ends no line here
-            const auto eol = lf - 1;
-            auto check = check_version(input.substr(0, eol));
-            if (check == version_check::unsupported)
-                return {state::error, 0, status::version_not_supported};
-            if (check == version_check::downgrade) {
-                // Beast consumes a complete start line on its own; give it the line as HTTP/1.1.
-                std::string line(input.substr(0, eol + 2));
-                line[eol - 1] = '1';
-                parsed_ = p.put(boost::asio::const_buffer(line.data(), line.size()), ec);
-                if (ec && ec != beast_http::error::need_more)
-                    return {state::error, 0, status::bad_request};
-                ec = {};
-            }
-        }
-        // Beast keeps what it has parsed of this request: feed only the bytes after it.
-        parsed_ +=
-            p.put(boost::asio::const_buffer(input.data() + parsed_, input.size() - parsed_), ec);
+        auto rest = input.substr(line_length_, used - line_length_);
+        auto parsed = p.put(boost::asio::const_buffer(rest.data(), rest.size()), ec);
+        if (!ec && parsed != rest.size())
+            return {state::error, 0, status::bad_request};
     } catch (...) {
         return {state::error, 0, status::internal_server_error};
     }
-    if (ec == beast_http::error::need_more) {
-        if (input.size() > max_header_bytes_)
-            return {state::error, 0, oversized_head_status(input, max_header_bytes_)};
-        return {state::need_more, 0, {}};
-    }
     if (ec == beast_http::error::header_limit)
         return {state::error, 0, oversized_head_status(input, max_header_bytes_)};
-    if (ec)
+    if (ec || !p.is_header_done())
         return {state::error, 0, status::bad_request};
-    if (!p.is_header_done())
-        return {state::need_more, 0, {}};
 
-    const std::size_t used = parsed_;
     const auto& req = p.get();
     unsigned version = req.version();
-    if (has_loose_framing(input.substr(0, used)))
-        return {state::error, used, status::bad_request};
     if (auto framing = framing_status(req); framing != status::ok)
         return {state::error, used, framing};
     // A request body is refused, never read: it could otherwise be taken as the next request.

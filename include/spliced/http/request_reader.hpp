@@ -62,12 +62,21 @@ class request_reader {
   private:
     enum class version_check { as_is, downgrade, unsupported };
     static version_check check_version(std::string_view request_line) noexcept;
+    struct head_scan {
+        enum { partial, complete, bad } result;
+        status error;
+    };
+    head_scan scan(std::string_view input) noexcept;
+    status start_line(std::string_view line) noexcept;
 
     struct parser_state;
     std::unique_ptr<parser_state> parser_; // Beast's parser, rebuilt per request
     request_head head_;
     std::size_t max_header_bytes_;
-    std::size_t parsed_ = 0; // bytes of the current request Beast has already consumed
+    // Of the current request: bytes known to hold no end of head (the whole head once complete),
+    // and the length of its request line with CRLF once Beast has taken it (0 until then).
+    std::size_t scanned_ = 0;
+    std::size_t line_length_ = 0;
 };
 
 } // namespace spliced::http

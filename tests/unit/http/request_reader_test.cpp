@@ -171,6 +171,40 @@ TEST_CASE("smuggling and framing: each malformed head is one error response") {
     }
 }
 
+// What a reader answers when `wire` arrives `step` bytes at a time: the error status, or 0 while
+// it is still waiting.
+int answer_in_steps(const std::string& wire, std::size_t step, std::size_t limit = 8192) {
+    request_reader reader(limit);
+    for (std::size_t n = step;; n += step) {
+        auto o = reader.feed(std::string_view(wire).substr(0, n));
+        if (o.result == state::error)
+            return int(o.error);
+        REQUIRE(o.result == state::need_more);
+        if (n >= wire.size())
+            return 0;
+    }
+}
+
+TEST_CASE("a malformed head is refused the same however it arrives (found by fuzzing)") {
+    const std::string rows[] = {
+        "GET / HTTP/1.1\r\nHostET / HTTP/1.1\n\r\n", // a field line without ':', then LF CR LF
+        "GET /\r\n",                            // HTTP/0.9: refused before a head that never comes
+        "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", // obs-fold
+        "GET / FOO/1.1\r\n",
+    };
+    for (const auto& wire : rows) {
+        CAPTURE(wire);
+        const int at_once = answer_in_steps(wire, wire.size());
+        CHECK(at_once == 400);
+        for (std::size_t step : {1, 2, 3, 7})
+            CHECK(answer_in_steps(wire, step) == at_once);
+    }
+    // A bare LF past the limit decides nothing: the head is too large whether or not it arrived.
+    const std::string tail = "GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(100, 'a') + "\n";
+    CHECK(answer_in_steps(tail, tail.size(), 64) == 431);
+    CHECK(answer_in_steps(tail, 1, 64) == 431);
+}
+
 TEST_CASE("20,000 tiny headers are refused as soon as the limit is passed") {
     std::string wire = "GET / HTTP/1.1\r\nHost: x\r\n";
     for (int i = 0; i < 20000; ++i)

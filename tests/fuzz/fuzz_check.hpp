@@ -1,0 +1,38 @@
+#pragma once
+// What the fuzz targets share: a check that aborts with the broken property (libFuzzer then saves
+// the input as crash-*), and a small deterministic generator for choices driven by input bytes.
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: property broken: %s\n", __FILE__, __LINE__, #cond);       \
+            std::abort();                                                                          \
+        }                                                                                          \
+    } while (0)
+
+namespace spliced::fuzz {
+
+// splitmix64: the same seed gives the same choices, so a saved input reproduces exactly.
+class choices {
+  public:
+    explicit choices(std::uint64_t seed) noexcept : state_(seed) {}
+    std::uint64_t next() noexcept {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    // In [low, high].
+    std::uint64_t between(std::uint64_t low, std::uint64_t high) noexcept {
+        return low + next() % (high - low + 1);
+    }
+
+  private:
+    std::uint64_t state_;
+};
+
+} // namespace spliced::fuzz
