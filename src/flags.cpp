@@ -122,7 +122,7 @@ po::options_description describe_options(std::uint64_t fd_limit) {
         ("transfer", po::value<std::string>()->value_name("auto|splice|copy")->default_value("auto"),
             "how bodies move: splice (file -> pipe -> socket), copy (registered buffers: READ_FIXED + SEND), or auto (bodies up to 8 KiB in one SEND with the head, splice above, copy where splice is refused)")
         ("buffers", po::value<std::string>()->value_name("N")->default_value("256"),
-            "registered buffers per worker for the copy tier, and as many 16 KiB ones for the small tier (1-65536); pinned as demand grows unless --buffers/--buffer-size is given")
+            "registered buffers per worker for the copy tier, and as many 16 KiB ones for the small tier (1-8192: a ring registers at most 16,384 buffers); pinned as demand grows unless --buffers/--buffer-size is given")
         ("buffer-size", po::value<std::string>()->value_name("BYTES")->default_value("256k"),
             "size of each registered buffer (4k-16M); buffers x size x threads is pinned memory (LimitMEMLOCK)")
         ("batch-wait-us", po::value<std::string>()->value_name("N")->default_value("0"),
@@ -201,7 +201,9 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         cfg.transfer = server::transfer_mode::copy;
     else
         refuse("transfer", "auto, splice or copy", get("transfer"));
-    cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 65536));
+    // The kernel's table holds IORING_MAX_REG_BUFFERS (16,384) per ring, and each worker registers
+    // two pools of --buffers (copy and small tier).
+    cfg.buffers = unsigned(integer_in("buffers", get("buffers"), 1, 8192));
     cfg.buffer_size = size_in("buffer-size", get("buffer-size"), 4096, 16u << 20);
     cfg.buffers_on_demand = vm["buffers"].defaulted() && vm["buffer-size"].defaulted();
     cfg.batch_wait =

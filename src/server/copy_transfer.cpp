@@ -57,12 +57,18 @@ void copy_transfer::abandon() noexcept {
         buffers_->leave(*this);
 }
 
+// An abandoned transfer starts nothing: each completion only reports how it ended.
+bool copy_transfer::end_if_abandoned() noexcept {
+    if (!abandoned_)
+        return false;
+    finish(transfer_end::abandoned);
+    return true;
+}
+
 // Every completion comes back through here before anything new starts.
 void copy_transfer::next_chunk() noexcept {
-    if (abandoned_) {
-        finish(transfer_end::abandoned);
+    if (end_if_abandoned())
         return;
-    }
     if (remaining_ == 0 && head_.empty()) {
         finish(transfer_end::complete);
         return;
@@ -96,10 +102,8 @@ void copy_transfer::buffer_ready(int index) noexcept {
 constexpr unsigned max_read_retries = 4;
 
 void copy_transfer::on_read(int res, std::uint32_t) noexcept {
-    if (abandoned_) {
-        finish(transfer_end::abandoned);
+    if (end_if_abandoned())
         return;
-    }
     if ((res == -EAGAIN || res == -EINTR) && read_retries_ < max_read_retries) {
         // The file is O_NONBLOCK (a FIFO must never hang a ring). A file system without
         // non-blocking reads (FUSE, NFS) answers -EAGAIN to every inline attempt, so pushing the
@@ -137,10 +141,8 @@ void copy_transfer::send_rest() noexcept {
 }
 
 void copy_transfer::on_sent(int res, std::uint32_t) noexcept {
-    if (abandoned_) {
-        finish(transfer_end::abandoned);
+    if (end_if_abandoned())
         return;
-    }
     if (res == -EAGAIN) {
         wait_for_room();
         return;
@@ -182,7 +184,9 @@ void copy_transfer::wait_for_room() noexcept {
 }
 
 void copy_transfer::on_writable(int res, std::uint32_t) noexcept {
-    if (res < 0 && !abandoned_) {
+    if (end_if_abandoned())
+        return;
+    if (res < 0) {
         finish(transfer_end::client_gone);
         return;
     }

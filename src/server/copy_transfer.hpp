@@ -59,6 +59,7 @@ class copy_transfer {
     void on_writable(int res, std::uint32_t) noexcept;
     void send_rest() noexcept;
     void wait_for_room() noexcept;
+    bool end_if_abandoned() noexcept;
     void next_chunk() noexcept;
     void finish(transfer_end end) noexcept;
 

@@ -50,6 +50,8 @@ class Flags(unittest.TestCase):
             (["--recv-buffers", "3"], "--recv-buffers", "power of two"),
             (["--batch-wait-us", "20000"], "--batch-wait-us", "0 to 10000"),
             (["--recv-buffers", "65536"], "--recv-buffers", "0 to 32768"),
+            # two pools of N per ring, and the kernel registers at most 16,384 buffers
+            (["--buffers", "8193"], "--buffers", "1 to 8192"),
             (["--index", "a/b"], "--index", "without '/'"),
             (["--max-ranges", "0"], "--max-ranges", "1 to 1024"),
             (["--expires", "1h", "--cache-control", "public"], "--expires", "not both"),
