@@ -4,113 +4,27 @@
 // zero and every buffer is back in the pool.
 
 #include "copy_transfer.hpp"
-
-#include <array>
-#include <cstdlib>
-#include <doctest/doctest.h>
-#include <fcntl.h>
-#include <optional>
-#include <string>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "transfer_bench.hpp"
 
 using namespace spliced;
 using namespace spliced::server;
+using namespace spliced::server::testing;
 
 namespace {
 
 constexpr std::size_t buffer_size = 64 << 10;
-constexpr std::size_t file_size = 1 << 20;
 
-// What the owner (a connection) would see.
-struct recorder final : transfer_client {
-    void transfer_progress(std::uint64_t bytes) noexcept override { body += bytes; }
-    void head_progress(std::uint64_t bytes) noexcept override { head += bytes; }
-    void transfer_done(transfer_end e) noexcept override {
-        CHECK_FALSE(end.has_value()); // one end per transfer
-        end = e;
-    }
-    std::uint64_t body = 0, head = 0;
-    std::optional<transfer_end> end;
-};
-
-struct socket_pair {
-    socket_pair(int sndbuf = 0) {
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-        if (sndbuf)
-            setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    }
-    ~socket_pair() {
-        for (int fd : fds)
-            if (fd >= 0)
-                close(fd);
-    }
-    int server() const { return fds[0]; }
-    void close_peer() {
-        close(fds[1]);
-        fds[1] = -1;
-    }
-    // Reads what is there without blocking; appends to `into`.
-    void drain(std::string& into) const {
-        char buf[65536];
-        for (ssize_t n; (n = read(fds[1], buf, sizeof buf)) > 0;)
-            into.append(buf, std::size_t(n));
-    }
-    int fds[2];
-};
-
-// One ring with a file in fixed slot 0 and a copy pool of `buffers` registered buffers.
-struct bench {
+// The ring and file, plus a copy pool of `buffers` registered buffers.
+struct bench : ring_with_file {
     explicit bench(unsigned buffers) {
-        uring::ring_config cfg;
-        cfg.sq_entries = 64;
-        cfg.registered_files = 8;
-        auto r = uring::ring::create(cfg);
-        if (!r) {
-            MESSAGE("io_uring unavailable: skipping");
-            std::exit(77);
-        }
-        ring.emplace(std::move(*r));
         REQUIRE(ring->register_sparse_buffers(buffers).has_value());
         auto p = uring::buffer_pool::create(*ring, 0, buffers, buffer_size, buffers);
         REQUIRE(p.has_value());
         pool.emplace(std::move(*p));
         broker.emplace(*pool);
-
-        char path[] = "/tmp/spliced-copy-transfer-XXXXXX";
-        file_fd = mkstemp(path);
-        REQUIRE(file_fd >= 0);
-        unlink(path);
-        for (std::size_t i = 0; i < file_size; ++i)
-            data.push_back(char('a' + i * 7 % 26 + (i / 4096) % 3));
-        REQUIRE(write(file_fd, data.data(), data.size()) == ssize_t(data.size()));
-        const int fds[] = {file_fd};
-        REQUIRE(ring->update_files(0, fds).has_value());
     }
-    ~bench() {
-        const int none[] = {-1};
-        (void)ring->update_files(0, none);
-        close(file_fd);
-    }
-    // Runs the ring until `done()` holds; fails the test after 10 s of turns.
-    template <class Condition>
-    void run_until(Condition done, const socket_pair* reader = nullptr,
-                   std::string* got = nullptr) {
-        for (int turn = 0; turn < 1000 && !done(); ++turn) {
-            if (reader)
-                reader->drain(*got);
-            ring->run_once(std::chrono::milliseconds(10));
-        }
-        if (reader)
-            reader->drain(*got);
-        REQUIRE(done());
-    }
-
-    std::optional<uring::ring> ring;
     std::optional<uring::buffer_pool> pool;
     std::optional<buffer_broker> broker;
-    int file_fd = -1;
-    std::string data;
 };
 
 // One transfer on its own socket, with its owner and client, on a pool of one buffer.
