@@ -9,7 +9,7 @@ import struct
 import tempfile
 import time
 
-from harness import Server, ServerTest, main, paused_download
+from harness import Server, ServerTest, main, paused_download, wait_for
 
 COMBINED = re.compile(
     r'^(?P<addr>\S+) - - \[(?P<time>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] '
@@ -17,7 +17,8 @@ COMBINED = re.compile(
     r'(?P<seconds>\d+\.\d{3}) "(?P<range>[^"]*)" (?P<completion>complete|aborted)$')
 
 
-class AccessLog(ServerTest):
+class AccessLogTest(ServerTest):
+    """A server with an access log, and the log's lines once `expected` have been written."""
     threads = 1  # one writer: lines in request order
     def setUp(self):
         self.log_path = os.path.join("/tmp", "spliced-access-%d-%d.log" % (os.getpid(), time.time_ns()))
@@ -43,6 +44,8 @@ class AccessLog(ServerTest):
             time.sleep(0.05)
         return [COMBINED.match(line) for line in text.splitlines()]
 
+
+class AccessLog(AccessLogTest):
     def test_lines_are_combined_format_plus_fields(self):
         self.server.get("/a.txt", headers={"User-Agent": 'evil "agent" \xe9', "Referer": "http://r/"})
         self.server.get("/a.txt", headers={"Range": "bytes=0-1,4-5"})
@@ -84,7 +87,7 @@ class AccessLog(ServerTest):
             self.assertEqual(len(f.read().splitlines()), 200)
 
 
-class EveryExitIsCounted(AccessLog):
+class EveryExitIsCounted(AccessLogTest):
     """Every request ends in one finish(): a send timeout and a shutdown abort are counted in
     requests_total and responses_aborted_total and logged, like a completed request (issue 11:
     before, neither was counted nor logged)."""
@@ -119,6 +122,54 @@ class EveryExitIsCounted(AccessLog):
         self.assertEqual(len(lines), 1)
         self.assertEqual((lines[0]["request"], lines[0]["completion"]),
                          ("GET /big.bin HTTP/1.1", "aborted"))
+
+
+class FailedHeadSend(AccessLogTest):
+    """A head whose SEND fails (the client resets while the head waits for room in its socket)
+    is counted in requests_total and responses_aborted_total{reason="client_gone"} and logged
+    once, as aborted (issue 11: before, a failed head send was neither counted nor logged).
+    Thousands of pipelined HEAD requests from a client that never reads fill both socket
+    buffers, so the server's last head SEND is still waiting when the reset comes."""
+    REQUESTS = 20000
+
+    def test_failed_head_send_is_counted_and_logged(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.server.port))
+        s.setblocking(False)
+        wire = b"HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" * self.REQUESTS
+        sent = 0
+        while sent < len(wire):  # as much as the server's socket takes; it stops reading
+            try:
+                sent += s.send(wire[sent:])
+            except BlockingIOError:
+                break
+
+        def answered():
+            return self.server.metrics().get('spliced_requests_total{code="200",method="HEAD"}', 0)
+
+        last = [-1, time.time()]  # the count, and since when it has not moved
+
+        def stuck():  # the count has not moved for half a second, far short of what was sent
+            now = answered()
+            if now != last[0]:
+                last[:] = [now, time.time()]
+            return now < self.REQUESTS and time.time() - last[1] >= 0.5
+
+        wait_for(stuck, 30, "the server's head sends waiting for a client that does not read")
+        before = last[0]
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST: the waiting SEND fails
+        m = self.server.metrics_when(
+            lambda m: m.get('spliced_responses_aborted_total{reason="client_gone"}', 0) == 1,
+            timeout=10)
+        self.assertEqual(m['spliced_requests_total{code="200",method="HEAD"}'], before + 1)
+        self.expected = before + 1
+        lines = self.lines()
+        self.assertEqual(len(lines), before + 1)
+        self.assertEqual([l["completion"] for l in lines].count("aborted"), 1)
+        self.assertEqual((lines[-1]["request"], lines[-1]["completion"]),
+                         ("HEAD /a.txt HTTP/1.1", "aborted"))
 
 
 class SlowLogReader(ServerTest):
