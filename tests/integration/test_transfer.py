@@ -7,7 +7,7 @@ import time
 import unittest
 
 from harness import (TRANSFER, Server, ServerTest, concurrent_downloads, main, offset_pattern,
-                     paused_download, read_exactly, read_response, ring_fdinfo)
+                     paused_download, read_exactly, read_response, ring_fdinfo, wait_for)
 
 GIB = 1 << 30
 
@@ -364,7 +364,11 @@ class StalledClients(SpliceTierTest):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)  # far less than 16 MiB
             s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             stalled.append(s)
-        time.sleep(0.5)  # every stalled transfer has filled its socket and is waiting for POLLOUT
+        for s in stalled:  # every response has started...
+            s.recv(1, socket.MSG_PEEK)
+        # ... and every transfer waits for its client holding no pipe (or buffer, in copy)
+        self.server.metrics_when(lambda m: m["spliced_pipes_in_use"] == 0 and
+                                 m["spliced_buffers_in_use"] == 0, timeout=20)
         c = self.server.http(timeout=20)  # far less than --send-timeout
         c.request("GET", "/big.bin")
         r = c.getresponse()
@@ -412,7 +416,10 @@ class StalledSmallResponses(ServerTest):
             s = self.server.connect(timeout=30)
             s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n" * self.PIPELINED)
             stalled.append(s)
-        time.sleep(1.0)  # every socket is full, each connection's next SEND refused
+        for s in stalled:  # every pipeline is being answered...
+            s.recv(1, socket.MSG_PEEK)
+        # ... and every socket is full, each connection waiting with no small-tier buffer
+        self.server.metrics_when(lambda m: m["spliced_buffers_in_use"] == 0, timeout=20)
         c = self.server.http(timeout=20)  # far less than --send-timeout
         c.request("GET", "/small.bin")
         r = c.getresponse()
@@ -508,9 +515,10 @@ class OutOfDescriptors(ServerTest):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             holders.append(s)
-        time.sleep(0.5)
-        status, headers, _ = self.server.get("/big.bin")
-        self.assertEqual(status, 503)
+        # Once the holders have taken the table, the next request is refused.
+        status, headers, _ = wait_for(
+            lambda: (lambda r: r if r[0] == 503 else None)(self.server.get("/big.bin")), 20,
+            "a 503 once 80 transfers hold the 64 slots")
         self.assertEqual(headers["retry-after"], "1")
         for s in holders:
             s.close()
