@@ -216,7 +216,8 @@ class SlowLogReader(ServerTest):
             r.read()
         c.close()
         self.server.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)  # the worker is draining, its write still waiting for the reader
+        # The worker is draining, its write still waiting for the reader.
+        wait_for(lambda: self.server.health() == 503, 10, "the drain to begin")
         self.go.set()
         self.assertEqual(self.server.proc.wait(30), 0)
         self.reader.join(30)

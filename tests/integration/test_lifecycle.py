@@ -11,7 +11,7 @@ import time
 import unittest
 
 from harness import (BIN, TRANSFER, Server, ServerTest, main, offset_pattern, paused_download,
-                     read_exactly, read_response, ring_fdinfo)
+                     read_exactly, read_response, ring_fdinfo, wait_for)
 
 
 class Flags(unittest.TestCase):
@@ -259,7 +259,7 @@ class Limits(ServerTest):
 
     def test_connections_beyond_the_limit_wait_in_the_backlog(self):
         first, second = self.server.connect(), self.server.connect()
-        time.sleep(0.2)
+        self.server.metrics_when(lambda m: m["spliced_connections_active"] == 2)  # both accepted
         third = self.server.connect(timeout=5)  # the kernel completes the handshake
         third.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         third.settimeout(0.5)
@@ -300,14 +300,20 @@ class Drain(ServerTest):
     def test_sigterm_lets_transfer_in_flight_finish_then_exits_0(self):
         s, f, prefix = paused_download(self.server, "/big.bin")
         idle = self.server.connect()  # an idle keep-alive connection is closed by the drain
-        time.sleep(0.2)
+        self.server.metrics_when(lambda m: m["spliced_connections_active"] == 2)
         self.server.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        self.assertEqual(self.server.health(), 503)
+        wait_for(lambda: self.server.health() == 503, 5, "/healthz answering 503")
         self.assertEqual(idle.recv(10), b"")
         idle.close()
-        with self.assertRaises(ConnectionRefusedError):  # listeners are closed
-            socket.create_connection(("127.0.0.1", self.server.port), timeout=2)
+
+        def refused():  # every worker's listener is closed
+            try:
+                socket.create_connection(("127.0.0.1", self.server.port), timeout=2).close()
+                return False
+            except ConnectionRefusedError:
+                return True
+
+        wait_for(refused, 5, "connections refused")
         got = prefix + read_exactly(f, self.SIZE - len(prefix))
         self.assertEqual(got, self.data)
         self.assertEqual(f.read(), b"")  # closed after the last response of the drain
@@ -320,7 +326,7 @@ class Drain(ServerTest):
         s = self.server.connect(timeout=30)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.2)
+        s.recv(1, socket.MSG_PEEK)  # the response has started
         start = time.time()
         self.server.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.server.proc.wait(10), 0)
