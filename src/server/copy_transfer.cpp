@@ -1,5 +1,7 @@
 #include "copy_transfer.hpp"
 
+#include "spliced/uring/prep.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <poll.h>
@@ -90,10 +92,8 @@ void copy_transfer::buffer_ready(int index) noexcept {
         send_rest();
         return;
     }
-    auto& sqe = read_op_.sqe();
-    io_uring_prep_read_fixed(&sqe, static_cast<int>(file_slot_), buffer.data() + head_left_, chunk_,
-                             offset_, index);
-    sqe.flags |= IOSQE_FIXED_FILE;
+    uring::prep_read_fixed(read_op_.sqe(), {file_slot_}, buffer.data() + head_left_, chunk_,
+                           offset_, index);
     ring_->push(read_op_);
 }
 

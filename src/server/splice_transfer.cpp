@@ -1,5 +1,7 @@
 #include "splice_transfer.hpp"
 
+#include "spliced/uring/prep.hpp"
+
 #include <array>
 #include <climits>
 #include <linux/sockios.h>
@@ -114,8 +116,7 @@ void splice_transfer::step() noexcept {
     }
     if (in_pipe_ > 0) {
         // Leftover from a short socket hop or a cut link: drain it alone.
-        io_uring_prep_splice(&socket_hop_.sqe(), static_cast<int>(pipe_.read_slot), -1, socket_fd_,
-                             -1, in_pipe_, SPLICE_F_FD_IN_FIXED);
+        uring::prep_splice(socket_hop_.sqe(), {pipe_.read_slot}, socket_fd_, in_pipe_);
         ring_->push(socket_hop_);
         return;
     }
@@ -137,12 +138,8 @@ void splice_transfer::step() noexcept {
     writable_ = false;
     auto chunk = static_cast<unsigned>(std::min<std::uint64_t>(
         {remaining_, room, pipe_.capacity, static_cast<std::uint64_t>(INT_MAX)}));
-    auto& in = file_hop_.sqe();
-    io_uring_prep_splice(&in, static_cast<int>(file_slot_), static_cast<std::int64_t>(offset_),
-                         static_cast<int>(pipe_.write_slot), -1, chunk, SPLICE_F_FD_IN_FIXED);
-    in.flags |= IOSQE_FIXED_FILE; // fd_out (the pipe's write end) is fixed too
-    io_uring_prep_splice(&socket_hop_.sqe(), static_cast<int>(pipe_.read_slot), -1, socket_fd_, -1,
-                         chunk, SPLICE_F_FD_IN_FIXED);
+    uring::prep_splice(file_hop_.sqe(), {file_slot_}, offset_, {pipe_.write_slot}, chunk);
+    uring::prep_splice(socket_hop_.sqe(), {pipe_.read_slot}, socket_fd_, chunk);
     std::array<uring::operation*, 2> pair{&file_hop_, &socket_hop_};
     ring_->push_chain(pair, /*hard=*/false);
 }
