@@ -2,7 +2,7 @@
 // One worker's metrics: written only by that worker with relaxed stores, read by the control
 // plane at scrape time (DESIGN.md §9). No mutex, no prometheus-cpp types on the hot path.
 
-#include "spliced/uring/operation.hpp"
+#include "spliced/uring/op_kind.hpp"
 
 #include <array>
 #include <atomic>

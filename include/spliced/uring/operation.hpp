@@ -3,6 +3,7 @@
 // (STYLE.md: Seastar's kernel_completion, MPD's Uring::Operation).
 
 #include "spliced/core/callback_count.hpp"
+#include "spliced/uring/op_kind.hpp"
 
 #include <cassert>
 #include <cstdint>
@@ -10,23 +11,6 @@
 #include <liburing.h>
 
 namespace spliced::uring {
-
-// What an operation asks of the kernel, for per-op latency metrics.
-enum class op_kind : std::uint8_t {
-    accept,
-    recv,
-    send,
-    splice,
-    read,
-    openat,
-    statx,
-    close,
-    poll,
-    write,
-    files_update,
-    cancel,
-};
-inline constexpr std::size_t op_kind_count = 12;
 
 class ring;
 

@@ -1,4 +1,8 @@
 #include "spliced/metrics/exposition.hpp"
+// Layering (DESIGN.md): metrics' headers name operation kinds without bringing in liburing.
+#ifdef LIB_URING_H
+#error "the spliced/metrics headers include <liburing.h>"
+#endif
 
 #include <doctest/doctest.h>
 #include <map>
