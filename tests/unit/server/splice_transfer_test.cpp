@@ -31,109 +31,93 @@ struct bench : ring_with_file {
     std::optional<pipe_broker> broker;
 };
 
-struct single {
+// One transfer on its own socket, on a pool of one pipe.
+struct single : bench, party<splice_transfer> {
     explicit single(unsigned max_pipes = 1, int sndbuf = 0)
-        : b(max_pipes), s(sndbuf), t(*b.ring, *b.broker, client) {
-        t.attach(owner);
-    }
+        : bench(max_pipes), party(sndbuf, *ring, *broker) {}
+    // Runs until the transfer ends, reading the peer meanwhile; returns what the peer got.
     std::string run_to_end() {
         std::string got;
-        b.run_until([&] { return client.end.has_value(); }, &s, &got);
+        run_until([&] { return client.end.has_value(); }, &socket, &got);
         return got;
     }
-    bench b;
-    socket_pair s;
-    recorder client;
-    callback_count owner;
-    splice_transfer t;
 };
 
 } // namespace
 
 TEST_CASE("one pipe serves transfers in turn; one abandoned in the queue never calls back") {
     bench b(1);
-    socket_pair s1, s2, s3;
-    recorder c1, c2, c3;
-    callback_count o1, o2, o3;
-    splice_transfer t1(*b.ring, *b.broker, c1), t2(*b.ring, *b.broker, c2),
-        t3(*b.ring, *b.broker, c3);
-    t1.attach(o1);
-    t2.attach(o2);
-    t3.attach(o3);
-    t1.start(s1.server(), 0, 0, file_size); // takes the only pipe
-    t2.start(s2.server(), 0, 0, file_size);
-    t3.start(s3.server(), 0, 100, 5000);
+    party<splice_transfer> first(0, *b.ring, *b.broker), second(0, *b.ring, *b.broker),
+        third(0, *b.ring, *b.broker);
+    first.t.start(first.socket.server(), 0, 0, file_size); // takes the only pipe
+    second.t.start(second.socket.server(), 0, 0, file_size);
+    third.t.start(third.socket.server(), 0, 100, 5000);
     CHECK(b.broker->in_use() == 1);
-    CHECK(t2.busy()); // waiting for the pipe: the queue will call it back
-    t2.abandon();
-    CHECK_FALSE(t2.busy());
-    CHECK(o2.zero());
+    CHECK(second.t.busy()); // waiting for the pipe: the queue will call it back
+    second.t.abandon();
+    CHECK_FALSE(second.t.busy());
+    CHECK(second.owner.zero());
 
     std::string got1, got3;
-    b.run_until([&] { return c1.end && c3.end; }, &s1, &got1);
-    s3.drain(got3);
-    CHECK(*c1.end == transfer_end::complete);
+    b.run_until([&] { return first.client.end && third.client.end; }, &first.socket, &got1);
+    third.socket.drain(got3);
+    CHECK(*first.client.end == transfer_end::complete);
     CHECK(got1 == b.data);
-    CHECK(*c3.end == transfer_end::complete);
+    CHECK(*third.client.end == transfer_end::complete);
     CHECK(got3 == b.data.substr(100, 5000));
-    CHECK_FALSE(c2.end.has_value());
-    CHECK(o1.zero());
-    CHECK(o3.zero());
+    CHECK_FALSE(second.client.end.has_value());
+    CHECK(first.owner.zero());
+    CHECK(third.owner.zero());
     CHECK(b.broker->in_use() == 0);
 }
 
 TEST_CASE("a full socket holds no pipe; abandoned while it waits, the poll's end is the last "
           "callback") {
     bench b(1);
-    socket_pair stalled(4096), other;
-    recorder stalled_client, other_client;
-    callback_count stalled_owner, other_owner;
-    splice_transfer t1(*b.ring, *b.broker, stalled_client), t2(*b.ring, *b.broker, other_client);
-    t1.attach(stalled_owner);
-    t2.attach(other_owner);
-    t1.start(stalled.server(), 0, 0, file_size);
+    party<splice_transfer> stalled(4096, *b.ring, *b.broker), other(0, *b.ring, *b.broker);
+    stalled.t.start(stalled.socket.server(), 0, 0, file_size); // nobody reads it
     b.run_until([&] { return b.ring->in_flight(uring::op_kind::poll) == 1; });
     CHECK(b.broker->in_use() == 0);
 
-    t2.start(other.server(), 0, 0, file_size);
+    other.t.start(other.socket.server(), 0, 0, file_size);
     std::string got;
-    b.run_until([&] { return other_client.end.has_value(); }, &other, &got);
-    CHECK(*other_client.end == transfer_end::complete);
+    b.run_until([&] { return other.client.end.has_value(); }, &other.socket, &got);
+    CHECK(*other.client.end == transfer_end::complete);
     CHECK(got == b.data);
 
     std::string stalled_got;
-    stalled.drain(stalled_got);
+    stalled.socket.drain(stalled_got);
     CHECK(stalled_got == b.data.substr(0, stalled_got.size()));
-    t1.abandon();
-    CHECK(t1.busy());
-    stalled.close_peer();
-    b.run_until([&] { return stalled_client.end.has_value(); });
-    CHECK(*stalled_client.end == transfer_end::abandoned);
-    CHECK(stalled_owner.zero());
+    stalled.t.abandon();
+    CHECK(stalled.t.busy());
+    stalled.socket.close_peer();
+    b.run_until([&] { return stalled.client.end.has_value(); });
+    CHECK(*stalled.client.end == transfer_end::abandoned);
+    CHECK(stalled.owner.zero());
     CHECK(b.broker->in_use() == 0);
 }
 
 TEST_CASE("a peer that goes away ends the transfer as client_gone and the pipe returns") {
     single x;
-    x.t.start(x.s.server(), 0, 0, file_size);
+    x.t.start(x.socket.server(), 0, 0, file_size);
     std::string got;
-    x.b.run_until([&] { return got.size() > 0; }, &x.s, &got);
-    x.s.close_peer();
-    x.b.run_until([&] { return x.client.end.has_value(); });
+    x.run_until([&] { return got.size() > 0; }, &x.socket, &got);
+    x.socket.close_peer();
+    x.run_until([&] { return x.client.end.has_value(); });
     CHECK(*x.client.end == transfer_end::client_gone);
-    CHECK(got == x.b.data.substr(0, got.size()));
+    CHECK(got == x.data.substr(0, got.size()));
     CHECK(x.owner.zero());
-    CHECK(x.b.broker->in_use() == 0);
+    CHECK(x.broker->in_use() == 0);
 }
 
 TEST_CASE("a file that shrinks ends as file_shrank after an exact prefix") {
     single x;
-    REQUIRE(ftruncate(x.b.file_fd, 70'000) == 0);
-    x.t.start(x.s.server(), 0, 0, file_size);
-    CHECK(x.run_to_end() == x.b.data.substr(0, 70'000));
+    REQUIRE(ftruncate(x.file_fd, 70'000) == 0);
+    x.t.start(x.socket.server(), 0, 0, file_size);
+    CHECK(x.run_to_end() == x.data.substr(0, 70'000));
     CHECK(*x.client.end == transfer_end::file_shrank);
     CHECK(x.owner.zero());
-    CHECK(x.b.broker->in_use() == 0);
+    CHECK(x.broker->in_use() == 0);
 }
 
 TEST_CASE("no pipe can be made (EMFILE) and none exists: refused with no_pipe, never queued") {
@@ -147,7 +131,7 @@ TEST_CASE("no pipe can be made (EMFILE) and none exists: refused with no_pipe, n
     rlimit tight = saved;
     tight.rlim_cur = rlim_t(highest);
     REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    x.t.start(x.s.server(), 0, 0, file_size);
+    x.t.start(x.socket.server(), 0, 0, file_size);
     REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
     REQUIRE(x.client.end.has_value()); // at once: no release will ever come
     CHECK(*x.client.end == transfer_end::no_pipe);

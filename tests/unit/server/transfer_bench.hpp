@@ -55,6 +55,21 @@ struct socket_pair {
     int fds[2];
 };
 
+// One transfer with what its owner holds for it: the socket, the client that records what the
+// transfer reports, and the count of what may still call back. `args` are the transfer's
+// constructor arguments before the client.
+template <class Transfer>
+struct party {
+    template <class... Args>
+    explicit party(int sndbuf, Args&... args) : socket(sndbuf), t(args..., client) {
+        t.attach(owner);
+    }
+    socket_pair socket;
+    recorder client;
+    callback_count owner;
+    Transfer t; // last: destroyed first, while the count it asserts on still exists
+};
+
 // A ring of 8 fixed-file slots with a 1 MiB file of known bytes in slot 0.
 struct ring_with_file {
     ring_with_file() {
