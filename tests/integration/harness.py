@@ -33,7 +33,9 @@ def offset_pattern(size):
 
 
 class Server:
-    def __init__(self, root, *args, threads=2, prefix=()):
+    def __init__(self, root, *args, threads=2, prefix=(), stderr_path=None):
+        """`stderr_path`: where the server's stderr goes for a long run (a pipe nobody reads
+        during the run would fill and block it); by default a pipe read at stop()."""
         cmd = list(prefix) + [BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                "--threads", str(threads)]
         if TRANSFER and "--transfer" not in args:
@@ -41,14 +43,16 @@ class Server:
         if "--drain-timeout" not in args:
             cmd += ["--drain-timeout", "3s"]
         cmd += list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.err_file = open(stderr_path, "w+") if stderr_path else None
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self.err_file or subprocess.PIPE, text=True)
         self.port = None
         self.metrics_port = None
         deadline = time.time() + 10
         while time.time() < deadline and (self.port is None or self.metrics_port is None):
             line = self.proc.stdout.readline()
             if not line:
-                err = self.proc.stderr.read()
+                err = self.stderr_text()
                 if "io_uring" in err and ("Operation not permitted" in err or "not implemented" in err):
                     print("io_uring unavailable: " + err, file=sys.stderr)
                     sys.exit(SKIP)
@@ -149,10 +153,22 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        err = self.proc.stderr.read() if not self.proc.stderr.closed else ""
+        err = self.stderr_text()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        for f in (self.proc.stderr, self.err_file):
+            if f:
+                f.close()
         return self.proc.returncode, err
+
+    def stderr_text(self):
+        """Everything the server wrote to stderr; waits for it to exit."""
+        if self.err_file:
+            if self.err_file.closed:
+                return ""
+            self.proc.wait()
+            self.err_file.seek(0)
+            return self.err_file.read()
+        return self.proc.stderr.read() if not self.proc.stderr.closed else ""
 
 
 def wait_for(condition, timeout, what):
