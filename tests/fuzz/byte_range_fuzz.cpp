@@ -44,11 +44,7 @@ bool has_bytes_unit(std::string_view h) {
     auto eq = h.find('=');
     if (eq == std::string_view::npos)
         return false;
-    auto unit = h.substr(0, eq);
-    while (!unit.empty() && (unit.front() == ' ' || unit.front() == '\t'))
-        unit.remove_prefix(1);
-    while (!unit.empty() && (unit.back() == ' ' || unit.back() == '\t'))
-        unit.remove_suffix(1);
+    auto unit = spliced::fuzz::trim_ows(h.substr(0, eq));
     if (unit.size() != 5)
         return false;
     for (std::size_t i = 0; i < 5; ++i)

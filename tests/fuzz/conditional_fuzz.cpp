@@ -81,11 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(http::evaluate(c, v) == expected(c, v));
 
     if (if_range && http::if_range_allows(*if_range, v)) {
-        auto trimmed = *if_range;
-        while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
-            trimmed.remove_prefix(1);
-        while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
-            trimmed.remove_suffix(1);
+        const auto trimmed = spliced::fuzz::trim_ows(*if_range);
         auto date = http::parse_http_date(trimmed);
         const bool strong_tag = trimmed == tag && !tag.starts_with("W/");
         FUZZ_CHECK(strong_tag || (date && *date == last_modified));

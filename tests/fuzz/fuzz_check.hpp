@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #define FUZZ_CHECK(cond)                                                                           \
     do {                                                                                           \
@@ -34,5 +35,15 @@ class choices {
   private:
     std::uint64_t state_;
 };
+
+// Without the optional whitespace (SP, HTAB) around a header value or token, as RFC 9110 §5.6.3
+// lets recipients strip it; written out here so the properties do not lean on the code they check.
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
 
 } // namespace spliced::fuzz
