@@ -213,6 +213,7 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         throw flag_error("--recv-buffers: expected 0 or a power of two up to 32768, got '" +
                          get("recv-buffers") + "'");
     cfg.test_refuse_splice = vm.count("test-refuse-splice") > 0;
+    cfg.test_fail_allocation = vm.count("test-fail-allocation") > 0;
     if (vm.count("auto-small-max"))
         cfg.auto_small_max = size_in("auto-small-max", get("auto-small-max"), 0, 16u << 20);
     if (vm.count("auto-copy-max"))
@@ -280,8 +281,8 @@ parsed_flags parse_flags(int argc, char** argv) {
     // Not in --help: lets the test suite exercise the copy fallback on any file system, and the
     // tier benchmark (perf/tiers.py) move auto's cut-overs.
     po::options_description hidden;
-    hidden.add_options()("test-refuse-splice", "")("auto-small-max", po::value<std::string>())(
-        "auto-copy-max", po::value<std::string>());
+    hidden.add_options()("test-refuse-splice", "")("test-fail-allocation", "")(
+        "auto-small-max", po::value<std::string>())("auto-copy-max", po::value<std::string>());
     po::options_description all;
     all.add(opts).add(hidden);
     po::positional_options_description positional;

@@ -23,4 +23,12 @@ etag make_etag(const file_identity& id) noexcept {
     return out;
 }
 
+std::string etag_for_coding(std::string_view tag, std::string_view coding) {
+    std::string out(tag.substr(0, tag.size() - 1)); // without the closing quote
+    out.push_back('-');
+    out.append(coding);
+    out.push_back('"');
+    return out;
+}
+
 } // namespace spliced::fs

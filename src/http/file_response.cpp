@@ -64,6 +64,20 @@ void lay_out_multipart(file_response& r, const file_facts& file, std::string_vie
 
 } // namespace
 
+boundary_generator::boundary_generator() : rng_(std::random_device{}()) {}
+
+std::string boundary_generator::next() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(20, '0');
+    std::uint64_t bits = rng_();
+    for (std::size_t i = 0; i < 16; ++i, bits >>= 4)
+        out[i] = hex[bits & 15];
+    bits = rng_();
+    for (std::size_t i = 16; i < 20; ++i, bits >>= 4)
+        out[i] = hex[bits & 15];
+    return out;
+}
+
 std::string content_disposition_attachment(std::string_view path) {
     auto name = path.substr(path.rfind('/') + 1);
     // RFC 8187 §3.2.1: attr-char is ALPHA / DIGIT / "!#$&+-.^_`|~".

@@ -180,8 +180,9 @@ status request_reader::start_line(std::string_view line) noexcept {
         auto parsed = parser_->parser->put(boost::asio::const_buffer(line.data(), line.size()), ec);
         if ((ec && ec != beast_http::error::need_more) || parsed != line.size())
             return status::bad_request;
-    } catch (...) {
-        return status::internal_server_error;
+    } catch (
+        ...) { // out of memory: a 503, the data path's one answer to that (src/server/README.md)
+        return status::service_unavailable;
     }
     line_length_ = line.size();
     return status::ok;
@@ -239,8 +240,8 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
         auto parsed = p.put(boost::asio::const_buffer(rest.data(), rest.size()), ec);
         if (!ec && parsed != rest.size())
             return {state::error, 0, status::bad_request};
-    } catch (...) {
-        return {state::error, 0, status::internal_server_error};
+    } catch (...) { // out of memory, as above
+        return {state::error, 0, status::service_unavailable};
     }
     if (ec == beast_http::error::header_limit)
         return {state::error, 0, oversized_head_status(input, max_header_bytes_)};

@@ -10,29 +10,6 @@
 
 namespace spliced::server {
 
-void buffer_broker::give(copy_transfer& t, int index) noexcept {
-    t.buffer_ready(index);
-}
-
-std::optional<int> buffer_broker::take() noexcept {
-    int index = pool_->acquire();
-    if (index < 0)
-        return std::nullopt;
-    ++leased_;
-    return index;
-}
-
-void buffer_broker::request(copy_transfer& t) noexcept {
-    waiters_.request(
-        t, [this] { return take(); }, give);
-}
-
-void buffer_broker::release(int index) noexcept {
-    --leased_;
-    pool_->release(index);
-    waiters_.serve([this] { return take(); }, give);
-}
-
 void copy_transfer::attach(callback_count& owner) noexcept {
     assert(!busy());
     callbacks_ = &owner;

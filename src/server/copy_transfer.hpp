@@ -11,22 +11,18 @@
 // The small tier is the same machinery with the response head in front: the head is copied into
 // the buffer, the body read right after it, and head and body leave in one SEND.
 
-#include "spliced/uring/buffer_pool.hpp"
+#include "leases.hpp"
 #include "spliced/uring/operation.hpp"
 #include "spliced/uring/ring.hpp"
 #include "transfer.hpp"
-#include "waiter_queue.hpp"
 
 #include <cassert>
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 namespace spliced::server {
 
-class buffer_broker;
-
-class copy_transfer {
+class copy_transfer final : private buffer_waiter {
   public:
     copy_transfer(uring::ring& r, transfer_client& client) noexcept : ring_(&r), client_(&client) {}
     ~copy_transfer() { assert(!busy() && "a copy transfer freed while it may be called back"); }
@@ -35,8 +31,6 @@ class copy_transfer {
 
     // Counts this transfer's operations and queue membership in `owner`; only while idle.
     void attach(callback_count& owner) noexcept;
-    callback_count& callbacks() noexcept { return *callbacks_; }
-
     // Moves the range through buffers of `pool`. `head`, if any, goes out in front of the first
     // chunk and must stay valid until the transfer ends; with a head, a body that fits the buffer
     // beside it is one READ_FIXED and one SEND.
@@ -46,14 +40,14 @@ class copy_transfer {
     // cancels the socket's operations; a read ends by itself.
     void abandon() noexcept;
     // An operation in flight, or a place in a buffer queue: something will still call back.
-    bool busy() const noexcept { return ops_in_flight() || waiter_hook_.is_linked(); }
+    bool busy() const noexcept { return ops_in_flight() || waiting(); }
 
   private:
-    friend class buffer_broker;
     bool ops_in_flight() const noexcept {
         return read_op_.in_flight() || send_op_.in_flight() || poll_op_.in_flight();
     }
-    void buffer_ready(int index) noexcept;
+    void buffer_ready(int index) noexcept override;
+    callback_count& callbacks() noexcept override { return *callbacks_; }
     void on_read(int res, std::uint32_t) noexcept;
     void on_sent(int res, std::uint32_t) noexcept;
     void on_writable(int res, std::uint32_t) noexcept;
@@ -78,7 +72,6 @@ class copy_transfer {
     std::uint32_t head_left_ = 0; // head bytes in the buffer not yet sent
     std::uint32_t chunk_ = 0;     // bytes in the buffer to send (head bytes included)
     std::uint32_t chunk_sent_ = 0;
-    waiter_hook waiter_hook_; // linked while waiting in buffer_broker
 
     uring::member_operation<copy_transfer, &copy_transfer::on_read> read_op_{uring::op_kind::read,
                                                                              *this};
@@ -86,25 +79,6 @@ class copy_transfer {
                                                                              *this};
     uring::member_operation<copy_transfer, &copy_transfer::on_writable> poll_op_{
         uring::op_kind::poll, *this};
-};
-
-// Hands registered buffers to copy transfers in arrival order (waiter_queue.hpp).
-class buffer_broker {
-  public:
-    explicit buffer_broker(uring::buffer_pool& pool) noexcept : pool_(&pool) {}
-    void request(copy_transfer& t) noexcept;
-    void release(int index) noexcept;
-    void leave(copy_transfer& t) noexcept { waiters_.leave(t); }
-    std::span<char> buffer(int index) noexcept { return pool_->buffer(index); }
-    unsigned in_use() const noexcept { return leased_; }
-
-  private:
-    std::optional<int> take() noexcept;
-    static void give(copy_transfer& t, int index) noexcept;
-
-    uring::buffer_pool* pool_;
-    unsigned leased_ = 0;
-    waiter_queue<copy_transfer, &copy_transfer::waiter_hook_> waiters_;
 };
 
 } // namespace spliced::server

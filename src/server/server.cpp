@@ -43,32 +43,58 @@ class signal_block {
 
 } // namespace
 
-int run(const config& cfg) {
-    std::signal(SIGPIPE, SIG_IGN); // a peer's reset must never end the process
+namespace {
 
-    auto root = fs::open_root(cfg.root);
-    if (!root)
-        throw std::system_error(root.error(), "--root " + cfg.root);
-
-    unique_fd access_log_fd;
+unique_fd open_access_log(const config& cfg) {
+    unique_fd fd;
     if (cfg.access_log == "-") {
-        access_log_fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+        fd.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
     } else if (cfg.access_log != "off") {
-        access_log_fd.reset(
-            ::open(cfg.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-        if (!access_log_fd)
+        fd.reset(::open(cfg.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd)
             throw std::system_error(errno, std::generic_category(),
                                     "--access-log " + cfg.access_log);
     }
+    return fd;
+}
 
-    std::vector<bound_listeners> listeners;
-    for (const auto& where : cfg.listen)
-        listeners.push_back(open_listeners(where, cfg.threads));
+using worker_list = std::vector<std::unique_ptr<worker>>;
 
-    std::vector<std::unique_ptr<worker>> workers;
-    const std::uint64_t per_worker = (cfg.max_connections + cfg.threads - 1) / cfg.threads;
-
+// What the control plane does to the workers, and what it reads from them at scrape time.
+control_hooks hooks_for(worker_list& workers, metrics::scrape_info& info) {
     control_hooks hooks;
+    hooks.render_metrics = [&workers, &info](double throughput) {
+        std::vector<const metrics::shard*> shards;
+        for (auto& w : workers)
+            shards.push_back(&w->shard());
+        info.send_throughput = throughput;
+        return metrics::render(shards, info);
+    };
+    hooks.sent_bytes = [&workers] {
+        std::uint64_t total = 0;
+        for (auto& w : workers)
+            for (const auto& tier : w->shard().sent_bytes)
+                total += tier.value();
+        return total;
+    };
+    hooks.drain = [&workers] {
+        for (auto& w : workers)
+            w->drain();
+    };
+    hooks.stop = [&workers] {
+        for (auto& w : workers)
+            w->stop();
+    };
+    hooks.finished = [&workers] {
+        for (auto& w : workers)
+            if (!w->finished())
+                return false;
+        return true;
+    };
+    return hooks;
+}
+
+metrics::scrape_info scrape_info_for(const config& cfg) {
     metrics::scrape_info info;
     info.queue_depth = cfg.queue_depth;
     info.cq_depth = cfg.cq_depth ? cfg.cq_depth : 4 * cfg.queue_depth;
@@ -77,53 +103,29 @@ int run(const config& cfg) {
     info.liburing = SPLICED_LIBURING_VERSION;
     if (utsname u{}; ::uname(&u) == 0)
         info.kernel = u.release;
-    hooks.render_metrics = [&](double throughput) {
-        std::vector<const metrics::shard*> shards;
-        for (auto& w : workers)
-            shards.push_back(&w->shard());
-        info.send_throughput = throughput;
-        return metrics::render(shards, info);
-    };
-    hooks.sent_bytes = [&] {
-        std::uint64_t total = 0;
-        for (auto& w : workers)
-            for (const auto& tier : w->shard().sent_bytes)
-                total += tier.value();
-        return total;
-    };
-    hooks.drain = [&] {
-        for (auto& w : workers)
-            w->drain();
-    };
-    hooks.stop = [&] {
-        for (auto& w : workers)
-            w->stop();
-    };
-    hooks.finished = [&] {
-        for (auto& w : workers)
-            if (!w->finished())
-                return false;
-        return true;
-    };
-    control_plane control(cfg, hooks);
+    return info;
+}
 
-    {
-        signal_block block;
-        for (unsigned i = 0; i < cfg.threads; ++i) {
-            std::vector<unique_fd> mine;
-            for (auto& l : listeners)
-                mine.push_back(std::move(l.per_worker[i]));
-            workers.push_back(std::make_unique<worker>(cfg, root->get(), access_log_fd.get(),
-                                                       std::move(mine), per_worker));
-            if (auto started = workers.back()->start(); !started)
-                throw std::system_error(started.error(), workers.back()->failure() + " (worker " +
-                                                             std::to_string(i) + ")");
-        }
+// One worker per --threads, each with its share of every listener; a worker that cannot start
+// (its ring, its pinned buffers) ends startup with what it was doing.
+void start_workers(const config& cfg, int root_fd, int log_fd,
+                   std::vector<bound_listeners>& listeners, worker_list& workers) {
+    const std::uint64_t per_worker = (cfg.max_connections + cfg.threads - 1) / cfg.threads;
+    signal_block block;
+    for (unsigned i = 0; i < cfg.threads; ++i) {
+        std::vector<unique_fd> mine;
+        for (auto& l : listeners)
+            mine.push_back(std::move(l.per_worker[i]));
+        workers.push_back(
+            std::make_unique<worker>(cfg, root_fd, log_fd, std::move(mine), per_worker));
+        if (auto started = workers.back()->start(); !started)
+            throw std::system_error(started.error(), workers.back()->failure() + " (worker " +
+                                                         std::to_string(i) + ")");
     }
+}
 
-    info.setup_flags = workers.front()->setup_mode();
-
-    // Once, what the kernel granted: operators compare this with what they asked for.
+// Once, what the kernel granted: operators compare this with what they asked for.
+void report_startup(const config& cfg, const metrics::scrape_info& info, const worker& first) {
     std::fprintf(
         stderr,
         "spliced: %u worker(s); per ring: setup %s, SQ %u, CQ %u, %u fixed files, "
@@ -133,12 +135,34 @@ int run(const config& cfg) {
         cfg.registered_files, cfg.buffers_on_demand ? "up to" : "all", cfg.buffers, cfg.buffers,
         cfg.buffer_size, cfg.small_buffer_size,
         cfg.buffers_on_demand ? "pinned as demand grows" : "pinned at startup", cfg.iowq_workers,
-        cfg.iowq_workers, workers.front()->open_file_cache_entries(),
-        static_cast<long long>(cfg.open_file_cache_valid.count()),
-        workers.front()->shared_recv_buffers(), cfg.recv_buffer_bytes(),
+        cfg.iowq_workers, first.open_file_cache_entries(),
+        static_cast<long long>(cfg.open_file_cache_valid.count()), first.shared_recv_buffers(),
+        cfg.recv_buffer_bytes(),
         cfg.transfer == transfer_mode::copy     ? "copy"
         : cfg.transfer == transfer_mode::splice ? "splice"
                                                 : "auto");
+}
+
+} // namespace
+
+int run(const config& cfg) {
+    std::signal(SIGPIPE, SIG_IGN); // a peer's reset must never end the process
+
+    auto root = fs::open_root(cfg.root);
+    if (!root)
+        throw std::system_error(root.error(), "--root " + cfg.root);
+    unique_fd access_log_fd = open_access_log(cfg);
+    std::vector<bound_listeners> listeners;
+    for (const auto& where : cfg.listen)
+        listeners.push_back(open_listeners(where, cfg.threads));
+
+    worker_list workers;
+    metrics::scrape_info info = scrape_info_for(cfg);
+    control_plane control(cfg, hooks_for(workers, info));
+    start_workers(cfg, root->get(), access_log_fd.get(), listeners, workers);
+    info.setup_flags = workers.front()->setup_mode();
+    report_startup(cfg, info, *workers.front());
+
     for (auto& l : listeners)
         std::printf("listening on http://%s:%u\n", url_host(l.bound.host).c_str(), l.bound.port);
     if (auto m = control.metrics_endpoint())

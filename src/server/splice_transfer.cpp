@@ -11,42 +11,6 @@
 
 namespace spliced::server {
 
-void pipe_broker::give(splice_transfer& t, const uring::pipe_lease& pipe) noexcept {
-    t.pipe_ready(pipe);
-}
-
-result<uring::pipe_lease> pipe_broker::take() noexcept {
-    auto pipe = pool_->acquire();
-    if (pipe)
-        ++leased_;
-    else
-        last_error_ = pipe.error().value();
-    return pipe;
-}
-
-void pipe_broker::request(splice_transfer& t) noexcept {
-    waiters_.request(
-        t, [this] { return take(); }, give);
-    refuse_if_stuck();
-}
-
-void pipe_broker::release(const uring::pipe_lease& pipe, bool empty) noexcept {
-    --leased_;
-    pool_->release(pipe, empty);
-    waiters_.serve([this] { return take(); }, give);
-    refuse_if_stuck();
-}
-
-// EAGAIN from the pool means every pipe is leased, and a release will serve the queue. With no
-// pipe alive at all (pipe2 refused: EMFILE, ENFILE, ENOMEM) nothing will ever be released, so
-// whoever waits is told now.
-void pipe_broker::refuse_if_stuck() noexcept {
-    if (leased_ > 0 || pool_->created() > 0 || last_error_ == 0 || last_error_ == EAGAIN)
-        return;
-    last_error_ = 0;
-    waiters_.refuse_all([](splice_transfer& t) { t.pipe_refused(); });
-}
-
 void splice_transfer::attach(callback_count& owner) noexcept {
     assert(!busy());
     callbacks_ = &owner;
@@ -83,7 +47,7 @@ bool splice_transfer::ops_in_flight() const noexcept {
 }
 
 bool splice_transfer::busy() const noexcept {
-    return ops_in_flight() || waiter_hook_.is_linked();
+    return ops_in_flight() || waiting();
 }
 
 void splice_transfer::pipe_ready(const uring::pipe_lease& pipe) noexcept {

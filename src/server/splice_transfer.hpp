@@ -8,20 +8,17 @@
 // and an empty pipe goes back to the pool for that wait: pipes are held while bytes move, not
 // while clients read, and any number of slow downloads share them.
 
+#include "leases.hpp"
 #include "spliced/uring/operation.hpp"
-#include "spliced/uring/pipe_pool.hpp"
 #include "spliced/uring/ring.hpp"
 #include "transfer.hpp"
-#include "waiter_queue.hpp"
 
 #include <cassert>
 #include <cstdint>
 
 namespace spliced::server {
 
-class pipe_broker;
-
-class splice_transfer {
+class splice_transfer final : private pipe_waiter {
   public:
     splice_transfer(uring::ring& r, pipe_broker& pipes, transfer_client& client,
                     bool refuse_for_tests = false) noexcept
@@ -32,8 +29,6 @@ class splice_transfer {
 
     // Counts this transfer's operations and queue membership in `owner`; only while idle.
     void attach(callback_count& owner) noexcept;
-    callback_count& callbacks() noexcept { return *callbacks_; }
-
     // Sends [offset, offset + length) of the file in fixed slot `file_slot` to `socket_fd`.
     void start(int socket_fd, unsigned file_slot, std::uint64_t offset,
                std::uint64_t length) noexcept;
@@ -45,9 +40,9 @@ class splice_transfer {
     transfer_position position() const noexcept { return {offset_, remaining_}; }
 
   private:
-    friend class pipe_broker;
-    void pipe_ready(const uring::pipe_lease& pipe) noexcept;
-    void pipe_refused() noexcept;
+    void pipe_ready(const uring::pipe_lease& pipe) noexcept override;
+    void pipe_refused() noexcept override;
+    callback_count& callbacks() noexcept override { return *callbacks_; }
     bool ops_in_flight() const noexcept;
     void step() noexcept;
     void finish(transfer_end end) noexcept;
@@ -76,7 +71,6 @@ class splice_transfer {
     bool socket_error_ = false;
     bool abandoned_ = false; // the owner has closed: no new operation, no new lease
     uring::pipe_lease pipe_{};
-    waiter_hook waiter_hook_; // linked while waiting in pipe_broker
 
     uring::member_operation<splice_transfer, &splice_transfer::on_file_hop> file_hop_{
         uring::op_kind::splice, *this};
@@ -84,28 +78,6 @@ class splice_transfer {
         uring::op_kind::splice, *this};
     uring::member_operation<splice_transfer, &splice_transfer::on_writable> poll_op_{
         uring::op_kind::poll, *this};
-};
-
-// Hands pipes to transfers in arrival order (waiter_queue.hpp).
-class pipe_broker {
-  public:
-    explicit pipe_broker(uring::pipe_pool& pool) noexcept : pool_(&pool) {}
-    // Gives `t` a pipe now or when one is released. When no pipe exists and none can be made, no
-    // release will ever come: `t` is refused (transfer_end::no_pipe) instead of waiting forever.
-    void request(splice_transfer& t) noexcept;
-    void release(const uring::pipe_lease& pipe, bool empty) noexcept;
-    void leave(splice_transfer& t) noexcept { waiters_.leave(t); }
-    unsigned in_use() const noexcept { return leased_; }
-
-  private:
-    static void give(splice_transfer& t, const uring::pipe_lease& pipe) noexcept;
-    result<uring::pipe_lease> take() noexcept;
-    void refuse_if_stuck() noexcept;
-
-    unsigned leased_ = 0;
-    int last_error_ = 0; // errno of the last failed take()
-    uring::pipe_pool* pool_;
-    waiter_queue<splice_transfer, &splice_transfer::waiter_hook_> waiters_;
 };
 
 } // namespace spliced::server

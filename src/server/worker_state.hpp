@@ -4,10 +4,11 @@
 
 #include "access_log.hpp"
 #include "connection.hpp"
-#include "copy_transfer.hpp"
-#include "splice_transfer.hpp"
+#include "exchange.hpp"
+#include "leases.hpp"
 #include "spliced/fs/open_file_cache.hpp"
 #include "spliced/http/date.hpp"
+#include "spliced/http/file_response.hpp"
 #include "spliced/metrics/shard.hpp"
 #include "spliced/server/config.hpp"
 #include "spliced/server/deadline_list.hpp"
@@ -17,8 +18,8 @@
 #include "spliced/uring/slot_allocator.hpp"
 #include "spliced/uring/slot_closer.hpp"
 
+#include <boost/intrusive/list.hpp>
 #include <malloc.h>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -30,20 +31,20 @@ struct buffer_pools {
     uring::buffer_pool small; // --buffers of config::small_buffer_size: the small tier
 };
 
-// Spare exchanges (connection::exchange): a keep-alive connection going idle and busy again
+// Spare exchanges (exchange.hpp): a keep-alive connection going idle and busy again
 // reuses one instead of allocating. Spares that stayed unused for a whole second are freed, so a
 // burst does not keep its peak memory.
 class exchange_pool {
   public:
-    std::unique_ptr<connection::exchange> take(worker_state& w) {
+    std::unique_ptr<exchange> take(worker_state& w) {
         if (spare_.empty())
-            return std::make_unique<connection::exchange>(w);
+            return std::make_unique<exchange>(w);
         auto x = std::move(spare_.back());
         spare_.pop_back();
         low_water_ = std::min(low_water_, spare_.size());
         return x;
     }
-    void give(std::unique_ptr<connection::exchange> x) noexcept {
+    void give(std::unique_ptr<exchange> x) noexcept {
         try {
             spare_.push_back(std::move(x));
         } catch (...) {
@@ -61,7 +62,7 @@ class exchange_pool {
     }
 
   private:
-    std::vector<std::unique_ptr<connection::exchange>> spare_;
+    std::vector<std::unique_ptr<exchange>> spare_;
     std::size_t low_water_ = 0; // fewest spares since the last trim()
 };
 
@@ -101,10 +102,21 @@ struct worker_state {
     connection_deadlines linger_deadlines; // after a closing response, reading what is left
     access_log log;
 
-    std::vector<connection*> closing; // aborted, freed once no op is in flight
+    // Closed connections, freed once nothing may call them back (intrusive: closing allocates
+    // nothing).
+    boost::intrusive::list<
+        connection,
+        boost::intrusive::member_hook<connection, closing_hook, &connection::closing_hook_>,
+        boost::intrusive::constant_time_size<false>>
+        closing;
     bool draining = false;
+    http::boundary_generator boundaries; // for multipart/byteranges
 
-    void schedule_free(connection& c) { closing.push_back(&c); }
+    void schedule_free(connection& c) noexcept { closing.push_back(c); }
+
+    // Once per wall-clock second: the Date header, the cache headers and the log's time, and
+    // spare exchanges that stayed unused go.
+    void new_second(std::int64_t second) noexcept;
 
     // Done with a file from file_opener: a cached file loses a reference, anything else closes.
     void release(const opened_file& f) noexcept {
@@ -113,20 +125,6 @@ struct worker_state {
         else
             closer.close(f.slot);
     }
-
-    // A fresh multipart boundary: 20 random hex digits, never found in a part header.
-    std::string new_boundary() {
-        static constexpr char hex[] = "0123456789abcdef";
-        std::string out(20, '0');
-        std::uint64_t bits = rng();
-        for (std::size_t i = 0; i < 16; ++i, bits >>= 4)
-            out[i] = hex[bits & 15];
-        bits = rng();
-        for (std::size_t i = 16; i < 20; ++i, bits >>= 4)
-            out[i] = hex[bits & 15];
-        return out;
-    }
-    std::mt19937_64 rng{std::random_device{}()};
 };
 
 } // namespace spliced::server

@@ -20,9 +20,11 @@ COMBINED = re.compile(
 class AccessLogTest(ServerTest):
     """A server with an access log, and the log's lines once `expected` have been written."""
     threads = 1  # one writer: lines in request order
+    extra_args = ()
+
     def setUp(self):
         self.log_path = os.path.join("/tmp", "spliced-access-%d-%d.log" % (os.getpid(), time.time_ns()))
-        self.server_args = ("--access-log", self.log_path)
+        self.server_args = ("--access-log", self.log_path) + self.extra_args
         super().setUp()
 
     def tearDown(self):
@@ -170,6 +172,32 @@ class FailedHeadSend(AccessLogTest):
         self.assertEqual([l["completion"] for l in lines].count("aborted"), 1)
         self.assertEqual((lines[-1]["request"], lines[-1]["completion"]),
                          ("HEAD /a.txt HTTP/1.1", "aborted"))
+
+
+class OutOfMemory(AccessLogTest):
+    """Memory running out while a response is planned (simulated by a test-only flag that makes
+    the planning throw std::bad_alloc) fails that request with a 503 that needs no memory, closes
+    its connection, counts it and logs it; the process and its other requests carry on. Before
+    issue 11, the exception left a noexcept function and std::terminate took every client down."""
+    extra_args = ("--test-fail-allocation",)
+
+    def test_a_planning_failure_is_a_counted_logged_503(self):
+        for _ in range(3):
+            status, h, body = self.server.get("/a.txt")
+            self.assertEqual((status, body), (503, b""))
+            self.assertEqual((h["retry-after"], h["connection"], h["content-length"]),
+                             ("1", "close", "0"))
+            self.assertIn("date", h)
+        # Responses that plan no file still work on the same process.
+        self.assertEqual(self.server.get("/missing")[0], 404)
+        m = self.server.metrics_when(
+            lambda m: m.get('spliced_requests_total{code="404",method="GET"}', 0) == 1)
+        self.assertEqual(m['spliced_requests_total{code="503",method="GET"}'], 3)
+        self.expected = 4
+        lines = self.lines()
+        self.assertEqual([(l["request"], l["status"], l["completion"]) for l in lines],
+                         [("GET /a.txt HTTP/1.1", "503", "complete")] * 3 +
+                         [("GET /missing HTTP/1.1", "404", "complete")])
 
 
 class SlowLogReader(ServerTest):

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import json
@@ -227,7 +228,19 @@ class RealPrometheus(ServerTest):
             time.sleep(0.1)
             port = listening_port(self.prom.pid)
         self.assertIsNotNone(port, "prometheus did not start")
+        # Its API answers 503 until the TSDB has opened: wait for /-/ready, as its docs say.
+        while time.time() < deadline and not self.prometheus_ready(port):
+            time.sleep(0.1)
+        self.assertTrue(self.prometheus_ready(port), "prometheus did not become ready in 30 s")
         return port
+
+    @staticmethod
+    def prometheus_ready(port):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % port, timeout=5) as r:
+                return r.status == 200
+        except (urllib.error.URLError, ConnectionError):
+            return False
 
     def tearDown(self):
         if getattr(self, "prom", None):

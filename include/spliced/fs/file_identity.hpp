@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 struct statx;
@@ -30,6 +31,10 @@ struct etag {
 };
 
 etag make_etag(const file_identity& id) noexcept;
+
+// The validator of an encoded representation of the file tagged `tag` (a precompressed sibling
+// served for it): "<size>-<mtime ns>-<coding>", so that caches never confuse the two.
+std::string etag_for_coding(std::string_view tag, std::string_view coding);
 
 inline http::http_date last_modified(const file_identity& id) noexcept {
     return http::format_http_date(id.mtime_sec);

@@ -8,6 +8,7 @@
 #include "spliced/http/response_head.hpp"
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,17 @@ struct file_response {
 // "Content-Disposition: attachment; filename*=UTF-8''<name>\r\n" for the last segment of `path`,
 // percent-encoded per RFC 8187 so that any byte of a file name is safe in the header.
 std::string content_disposition_attachment(std::string_view path);
+
+// Fresh multipart boundaries: 20 random hex digits (80 bits) each, which no part header contains
+// by chance. One per worker; not thread-safe.
+class boundary_generator {
+  public:
+    boundary_generator();
+    std::string next();
+
+  private:
+    std::mt19937_64 rng_;
+};
 
 // `boundary` is used only if the answer is multipart; pass a fresh random token each time.
 file_response plan_file_response(const request_head& req, const file_facts& file,

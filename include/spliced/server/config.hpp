@@ -46,7 +46,8 @@ struct config {
     bool buffers_on_demand = true;
     std::size_t open_file_cache = 10000; // entries per worker; 0 disables
     std::chrono::milliseconds open_file_cache_valid{1000};
-    bool test_refuse_splice = false; // test hook: every splice behaves as if refused (EINVAL)
+    bool test_refuse_splice = false;   // test hook: every splice behaves as if refused (EINVAL)
+    bool test_fail_allocation = false; // test hook: planning a file response runs out of memory
     transfer_mode transfer = transfer_mode::automatic;
     // auto's cut-overs, chosen from perf/RESULTS.md ("Tiers", 2026-11-26): a body of at most
     // auto_small_max bytes that fits a small buffer beside its head leaves with the head in one

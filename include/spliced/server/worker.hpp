@@ -45,8 +45,6 @@ class worker {
     const std::string& failure() const noexcept { return failure_; }
 
   private:
-    class loop;
-
     const config& cfg_;
     int root_fd_;
     int log_fd_;

@@ -50,3 +50,8 @@ TEST_CASE("identity_of reads size, mtime and inode from statx") {
     CHECK(id.inode == 42);
     CHECK(http::view(fs::last_modified(id)) == "Tue, 14 Nov 2023 22:13:20 GMT");
 }
+
+TEST_CASE("an encoded representation's ETag names its coding inside the quotes") {
+    CHECK(spliced::fs::etag_for_coding("\"10-5f\"", "br") == "\"10-5f-br\"");
+    CHECK(spliced::fs::etag_for_coding("\"10-5f\"", "gzip") == "\"10-5f-gzip\"");
+}

@@ -93,3 +93,11 @@ TEST_CASE("write_file_head: 206 and 304 heads") {
     CHECK(text.find("Content-Type") == std::string::npos);
     CHECK(text.find("Content-Length") == std::string::npos);
 }
+
+TEST_CASE("multipart boundaries are 20 hex digits and differ each time") {
+    spliced::http::boundary_generator g;
+    const auto a = g.next(), b = g.next();
+    CHECK(a.size() == 20);
+    CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(a != b);
+}
