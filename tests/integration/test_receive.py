@@ -113,7 +113,10 @@ class SharedBuffers(ServerTest):
             s.sendall(request(b"/b.txt"))
         for f in files:
             self.expect_answers(f, [b"/b.txt"])
-        time.sleep(0.2)  # every connection idle: no exchange, a shared-buffer receive armed
+        # Every connection idle (no exchange, a shared-buffer receive armed): the server goes
+        # idle right after it counts a request, in the same step.
+        self.server.metrics_when(
+            lambda m: m.get('spliced_requests_total{code="200",method="GET"}', 0) >= len(socks))
         for s in reversed(socks):
             s.sendall(request(b"/a.bin"))
         for f in reversed(files):
