@@ -163,24 +163,9 @@ po::options_description describe_options(std::uint64_t fd_limit) {
     return opts;
 }
 
-// Every value checked against its range; throws flag_error naming the first one refused.
-server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) {
-    server::config cfg;
+// The ring, its pools and the transfer tiers.
+void ring_flags(server::config& cfg, const po::variables_map& vm, std::uint64_t fd_limit) {
     auto get = [&](const char* name) { return vm[name].as<std::string>(); };
-    using std::chrono::milliseconds;
-    const milliseconds hour{3'600'000};
-
-    cfg.root = vm.count("root") ? get("root") : ".";
-    if (vm.count("listen")) {
-        cfg.listen.clear();
-        for (auto& l : vm["listen"].as<std::vector<std::string>>())
-            cfg.listen.push_back(endpoint_of("listen", l));
-    }
-    cfg.metrics_per_worker = vm.count("metrics-per-worker") > 0;
-    if (get("metrics-listen") == "off")
-        cfg.metrics_listen.reset();
-    else
-        cfg.metrics_listen = endpoint_of("metrics-listen", get("metrics-listen"));
     cfg.threads = unsigned(integer_in("threads", get("threads"), 1, 1024));
     cfg.queue_depth = unsigned(integer_in("queue-depth", get("queue-depth"), 8, 32768));
     if (vm.count("cq-depth"))
@@ -218,6 +203,13 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
         cfg.auto_small_max = size_in("auto-small-max", get("auto-small-max"), 0, 16u << 20);
     if (vm.count("auto-copy-max"))
         cfg.auto_copy_max = size_in("auto-copy-max", get("auto-copy-max"), 0, 1ull << 40);
+}
+
+// Caches, limits and timeouts.
+void limit_flags(server::config& cfg, const po::variables_map& vm) {
+    auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+    using std::chrono::milliseconds;
+    const milliseconds hour{3'600'000};
     cfg.open_file_cache = integer_in("open-file-cache", get("open-file-cache"), 0, 1'000'000);
     cfg.open_file_cache_valid =
         duration_in("open-file-cache-valid", get("open-file-cache-valid"), milliseconds(0), hour);
@@ -229,6 +221,13 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
     cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
     cfg.max_ranges = unsigned(integer_in("max-ranges", get("max-ranges"), 1, 1024));
+}
+
+// What responses carry, and what is logged.
+void response_flags(server::config& cfg, const po::variables_map& vm) {
+    auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+    using std::chrono::milliseconds;
+    const milliseconds hour{3'600'000};
     if (vm.count("cache-control")) {
         cfg.cache_control = get("cache-control");
         if (cfg.cache_control.empty() ||
@@ -269,6 +268,26 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")
         refuse("index", "a file name without '/'", cfg.index);
+}
+
+// Every value checked against its range; throws flag_error naming the first one refused.
+server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) {
+    server::config cfg;
+    auto get = [&](const char* name) { return vm[name].as<std::string>(); };
+    cfg.root = vm.count("root") ? get("root") : ".";
+    if (vm.count("listen")) {
+        cfg.listen.clear();
+        for (auto& l : vm["listen"].as<std::vector<std::string>>())
+            cfg.listen.push_back(endpoint_of("listen", l));
+    }
+    cfg.metrics_per_worker = vm.count("metrics-per-worker") > 0;
+    if (get("metrics-listen") == "off")
+        cfg.metrics_listen.reset();
+    else
+        cfg.metrics_listen = endpoint_of("metrics-listen", get("metrics-listen"));
+    ring_flags(cfg, vm, fd_limit);
+    limit_flags(cfg, vm);
+    response_flags(cfg, vm);
     return cfg;
 }
 
