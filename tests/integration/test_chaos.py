@@ -31,7 +31,9 @@ class Chaos(unittest.TestCase):
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="spliced-chaos-")
         self.files = chaos.populate(self.root)
-        self.log_path = os.path.join(self.root, "..", os.path.basename(self.root) + ".log")
+        # Beside the root, not in it (it would be served and listed); a plain path, so that tearDown
+        # can still remove it once the root is gone.
+        self.log_path = self.root + ".log"
         # One worker: every client contends for the same pools.
         self.server = Server(self.root, *self.flags, "--access-log", self.log_path, threads=1)
 
