@@ -147,4 +147,39 @@ range_plan plan_ranges(std::string_view header, std::uint64_t size, unsigned max
     return plan;
 }
 
+std::optional<parsed_content_range> parse_content_range(std::string_view field) noexcept {
+    field = text::trim_ows(field);
+    auto space = field.find(' ');
+    if (space == std::string_view::npos || !text::iequals(field.substr(0, space), "bytes"))
+        return std::nullopt;
+    auto rest = field.substr(space + 1);
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    auto range_text = rest.substr(0, slash);
+    auto complete_text = rest.substr(slash + 1);
+    parsed_content_range out;
+    bool overflow = false;
+    if (complete_text != "*") {
+        out.complete_length = parse_digits(complete_text, overflow);
+        if (!out.complete_length || overflow)
+            return std::nullopt;
+    }
+    if (range_text == "*")
+        return out.complete_length ? std::optional(out) : std::nullopt;
+    auto dash = range_text.find('-');
+    if (dash == std::string_view::npos)
+        return std::nullopt;
+    auto first = parse_digits(range_text.substr(0, dash), overflow);
+    if (!first || overflow)
+        return std::nullopt;
+    auto last = parse_digits(range_text.substr(dash + 1), overflow);
+    if (!last || overflow || *last < *first)
+        return std::nullopt;
+    if (out.complete_length && *last >= *out.complete_length)
+        return std::nullopt;
+    out.range = byte_range{*first, *last};
+    return out;
+}
+
 } // namespace spliced::http

@@ -8,16 +8,6 @@ namespace spliced::http {
 
 namespace {
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // Drops "scheme://authority" from an absolute-form target (RFC 9112 §3.2.2).
 std::string_view strip_absolute_form(std::string_view target) noexcept {
     for (std::string_view scheme : {"http://", "https://"}) {
@@ -35,6 +25,8 @@ std::string_view strip_absolute_form(std::string_view target) noexcept {
     return target;
 }
 
+} // namespace
+
 result<std::string> percent_decode(std::string_view path) {
     std::string out;
     out.reserve(path.size());
@@ -43,8 +35,8 @@ result<std::string> percent_decode(std::string_view path) {
         if (c == '%') {
             if (i + 2 >= path.size())
                 return errno_code(EINVAL);
-            int hi = hex_value(path[i + 1]);
-            int lo = hex_value(path[i + 2]);
+            int hi = text::hex_value(path[i + 1]);
+            int lo = text::hex_value(path[i + 2]);
             if (hi < 0 || lo < 0)
                 return errno_code(EINVAL);
             c = char(hi * 16 + lo);
@@ -56,8 +48,6 @@ result<std::string> percent_decode(std::string_view path) {
     }
     return out;
 }
-
-} // namespace
 
 std::string percent_encode_path(std::string_view decoded) {
     // RFC 3986 unreserved, "/" and the sub-delimiters that are harmless in a path.

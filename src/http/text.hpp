@@ -19,6 +19,17 @@ constexpr std::string_view trim_ows(std::string_view s) noexcept {
     return s;
 }
 
+// A hex digit's value, or -1.
+constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 // ASCII case-insensitive equality (tokens, codings, units).
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size())

@@ -3,6 +3,7 @@
 // arithmetic on 64-bit offsets: nothing here can overflow, whatever the header says.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -36,5 +37,17 @@ struct range_plan {
 // - a range on an empty file is ignored (whole: 200 with an empty body);
 // - overlapping or adjacent ranges are merged, so `bytes=0-5,3-9` is one range.
 range_plan plan_ranges(std::string_view header, std::uint64_t size, unsigned max_ranges);
+
+// A Content-Range field (RFC 9110 §14.4): "bytes FIRST-LAST/COMPLETE" on a 206, "bytes */COMPLETE"
+// on a 416; COMPLETE may be "*" (unknown).
+struct parsed_content_range {
+    std::optional<byte_range> range;              // absent for "*/COMPLETE"
+    std::optional<std::uint64_t> complete_length; // absent for ".../*"
+    friend bool operator==(const parsed_content_range&, const parsed_content_range&) = default;
+};
+
+// Parses strictly: the unit "bytes" (any case), digits that fit in 64 bits, FIRST <= LAST <
+// COMPLETE. Anything else is nullopt; a client must then treat the response as wrong, not guess.
+std::optional<parsed_content_range> parse_content_range(std::string_view field) noexcept;
 
 } // namespace spliced::http

@@ -21,6 +21,9 @@ struct normalized_path {
     std::string query;
 };
 
+// Decodes %HH escapes once. Fails (EINVAL) on a malformed escape or a NUL byte, raw or encoded.
+result<std::string> percent_decode(std::string_view encoded);
+
 // Percent-encodes a decoded path for use in a header (Location): every byte outside RFC 3986's
 // unreserved set, "/" and a few sub-delimiters is escaped, so CR, LF, spaces and non-ASCII bytes
 // can never reach the wire raw.

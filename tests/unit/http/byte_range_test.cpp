@@ -124,3 +124,17 @@ TEST_CASE("plan_ranges: a 1,300-range header is refused after the limit, not par
     auto plan = plan_ranges(h, 100000, 16);
     CHECK(plan.decision == range_decision::whole);
 }
+
+TEST_CASE("parse_content_range: strict") {
+    using cr = parsed_content_range;
+    CHECK(parse_content_range("bytes 0-9/100") == cr{byte_range{0, 9}, 100});
+    CHECK(parse_content_range("BYTES 99-99/100") == cr{byte_range{99, 99}, 100});
+    CHECK(parse_content_range("bytes 0-9/*") == cr{byte_range{0, 9}, std::nullopt});
+    CHECK(parse_content_range("bytes */100") == cr{std::nullopt, 100});
+    for (const char* bad : {"bytes 0-100/100", "bytes 9-0/100", "bytes */*", "items 0-9/100",
+                            "bytes 0-9", "bytes -9/100", "bytes 0-/100", "bytes 0-9/1x0",
+                            "bytes 0-99999999999999999999/*", "bytes0-9/100", ""}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_content_range(bad));
+    }
+}

@@ -1,0 +1,26 @@
+#pragma once
+// RFC 9530 Repr-Digest: a Structured Fields dictionary (RFC 8941 §3.2) of algorithm = byte
+// sequence, e.g. `sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`. Only sha-256 is spoken.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace spliced::http {
+
+using sha256_digest = std::array<std::uint8_t, 32>;
+
+// The sha-256 member of a Repr-Digest field; nullopt when absent or malformed (a member that is
+// not a byte sequence, base64 that does not decode to 32 bytes).
+std::optional<sha256_digest> parse_repr_digest_sha256(std::string_view field) noexcept;
+
+// "sha-256=:BASE64:"
+std::string format_repr_digest(const sha256_digest& digest);
+
+// Lower-case hex and back (for --checksum sha-256=HEX and logs).
+std::string to_hex(const sha256_digest& digest);
+std::optional<sha256_digest> parse_hex_sha256(std::string_view hex) noexcept;
+
+} // namespace spliced::http
