@@ -1,0 +1,35 @@
+#pragma once
+// SHA-256 for spliced-get's integrity checks (--checksum, Repr-Digest), from OpenSSL's libcrypto:
+// the EVP interface picks the CPU's SHA extensions where there are any.
+
+#include "spliced/core/result.hpp"
+#include "spliced/http/repr_digest.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace spliced::client {
+
+class sha256 {
+  public:
+    sha256();
+    ~sha256();
+    sha256(sha256&&) noexcept;
+    sha256& operator=(sha256&&) noexcept;
+
+    void update(std::span<const std::byte> bytes) noexcept;
+    // The digest of everything given; the object is then spent.
+    http::sha256_digest finish() noexcept;
+    std::uint64_t bytes() const noexcept { return bytes_; }
+
+  private:
+    struct context;
+    std::unique_ptr<context> ctx_;
+    std::uint64_t bytes_ = 0;
+};
+
+// Feeds bytes [from, to) of `fd` (read with pread, so the offset of `fd` is not moved) into `h`.
+result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to);
+
+} // namespace spliced::client
