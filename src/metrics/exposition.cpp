@@ -17,7 +17,7 @@ using prometheus::MetricType;
 std::string_view op_name(std::size_t kind) noexcept {
     static constexpr std::string_view names[uring::op_kind_count] = {
         "accept", "recv",  "send", "splice", "read",         "openat",
-        "statx",  "close", "poll", "write",  "files_update", "cancel",
+        "statx",  "close", "poll", "write",  "files_update", "cancel", "connect",
     };
     return names[kind];
 }

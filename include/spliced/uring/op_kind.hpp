@@ -20,7 +20,8 @@ enum class op_kind : std::uint8_t {
     write,
     files_update,
     cancel,
+    connect, // spliced-get's connections
 };
-inline constexpr std::size_t op_kind_count = 12;
+inline constexpr std::size_t op_kind_count = 13;
 
 } // namespace spliced::uring

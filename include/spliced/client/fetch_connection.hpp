@@ -1,0 +1,128 @@
+#pragma once
+// One HTTP/1.1 connection of spliced-get on the ring: CONNECT, SEND a request head, RECV the
+// response head, then RECV body bytes into its buffer and WRITE them into the output file at the
+// position its owner gives, one request at a time, kept alive between requests.
+//
+// Ownership (DESIGN.md §11): the downloader owns every fetch_connection and frees one only when
+// idle() (no operation in flight: its callback_count is zero). The buffer, the socket and the
+// request text belong to the connection and live as long as it does, so every SQE names memory
+// that outlives its CQE. stop() shuts the socket down, which ends any RECV or SEND in flight, and
+// cancels a CONNECT (a shut-down socket that is still connecting does not notice); a WRITE ends
+// by itself; the connection then reports failed() once, from its last completion.
+
+#include "spliced/core/callback_count.hpp"
+#include "spliced/core/unique_fd.hpp"
+#include "spliced/http/response_reader.hpp"
+#include "spliced/uring/operation.hpp"
+#include "spliced/uring/ring.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <netinet/in.h>
+#include <span>
+#include <string>
+#include <sys/socket.h>
+
+namespace spliced::client {
+
+class fetch_connection;
+
+// What the connection reports to the downloader, always from a completion.
+class fetch_events {
+  public:
+    // The head arrived. Return how many body bytes to write and where (`length` 0: the response
+    // is not wanted, the connection closes). The downloader validates the head here.
+    struct body_target {
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    virtual body_target head_arrived(fetch_connection& c,
+                                     const http::response_head& h) noexcept = 0;
+    // How many more bytes from `offset` the connection may write now (a split may have moved the
+    // end of its piece). 0 stops the body: the rest of the response is dropped, the socket closed.
+    virtual std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept = 0;
+    // `bytes` were written at `offset` (they are still in the connection's buffer).
+    virtual void written(fetch_connection& c, std::uint64_t offset,
+                         std::span<const std::byte> bytes) noexcept = 0;
+    // The body target is fully written; the connection is idle and reusable when `reusable`.
+    virtual void response_done(fetch_connection& c, bool reusable) noexcept = 0;
+    // Connect, send, receive or write failed, the peer closed early, or stop() was called.
+    // `error` is a negative errno (or -EPROTO for a malformed response, -EPIPE for a body cut
+    // short). Nothing is in flight any more.
+    virtual void failed(fetch_connection& c, int error) noexcept = 0;
+
+  protected:
+    ~fetch_events() = default;
+};
+
+class fetch_connection {
+  public:
+    fetch_connection(uring::ring& ring, fetch_events& events, const sockaddr_storage& peer,
+                     socklen_t peer_length, int file_fd, std::size_t buffer_size);
+    fetch_connection(const fetch_connection&) = delete;
+    fetch_connection& operator=(const fetch_connection&) = delete;
+    ~fetch_connection();
+
+    // Sends `request` (connecting first if need be). `head_request`: the response has no body.
+    void start(std::string request, bool head_request) noexcept;
+    // Ends the connection: whatever is in flight completes, then failed(-ECANCELED) once.
+    void stop() noexcept;
+
+    bool idle() const noexcept { return pending_.zero(); }
+    bool connected() const noexcept { return connected_; }
+    // Monotonic ns of the last byte received or connect completed, for the stall timeout.
+    std::uint64_t last_progress_ns() const noexcept { return last_progress_ns_; }
+    // Body bytes received by this connection since it was made (for --json).
+    std::uint64_t received_bytes() const noexcept { return received_bytes_; }
+    unsigned id = 0; // the downloader's tag (piece owner)
+
+  private:
+    void on_connect(int res, std::uint32_t flags) noexcept;
+    void on_send(int res, std::uint32_t flags) noexcept;
+    void on_recv(int res, std::uint32_t flags) noexcept;
+    void on_write(int res, std::uint32_t flags) noexcept;
+    void on_cancel(int, std::uint32_t) noexcept { settle(); }
+    void send_request() noexcept;
+    void receive() noexcept;
+    void take_head() noexcept;
+    void write_body() noexcept;
+    void fail(int error) noexcept;
+    void settle() noexcept;
+
+    enum class phase { closed, connecting, sending, head, body, idle };
+    uring::ring& ring_;
+    fetch_events& events_;
+    sockaddr_storage peer_;
+    socklen_t peer_length_;
+    int file_fd_;
+    unique_fd socket_;
+    callback_count pending_; // operations in flight
+    std::unique_ptr<std::byte[]> buffer_;
+    std::size_t buffer_size_;
+    std::size_t filled_ = 0;   // bytes in buffer_
+    std::size_t consumed_ = 0; // of those, handled (head, or body written)
+    std::string request_;
+    std::size_t sent_ = 0;
+    bool head_request_ = false;
+    http::response_reader reader_;
+    bool keep_alive_ = false;
+    std::uint64_t body_left_ = 0;   // of the wanted body, still to write
+    std::uint64_t body_offset_ = 0; // where the next written byte goes
+    std::uint64_t write_length_ = 0;
+    phase phase_ = phase::closed;
+    bool connected_ = false;
+    bool stopping_ = false;
+    int error_ = 0; // the first failure, reported once nothing is in flight
+    std::uint64_t last_progress_ns_ = 0;
+    std::uint64_t received_bytes_ = 0;
+
+    using self = fetch_connection;
+    uring::member_operation<self, &self::on_connect> connect_op_{uring::op_kind::connect, *this};
+    uring::member_operation<self, &self::on_send> send_op_{uring::op_kind::send, *this};
+    uring::member_operation<self, &self::on_recv> recv_op_{uring::op_kind::recv, *this};
+    uring::member_operation<self, &self::on_write> write_op_{uring::op_kind::write, *this};
+    uring::member_operation<self, &self::on_cancel> cancel_op_{uring::op_kind::cancel, *this};
+};
+
+} // namespace spliced::client

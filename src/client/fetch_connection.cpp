@@ -1,0 +1,186 @@
+#include "spliced/client/fetch_connection.hpp"
+
+#include "spliced/core/clock.hpp"
+
+#include <algorithm>
+#include <netinet/tcp.h>
+
+namespace spliced::client {
+
+fetch_connection::fetch_connection(uring::ring& ring, fetch_events& events,
+                                   const sockaddr_storage& peer, socklen_t peer_length, int file_fd,
+                                   std::size_t buffer_size)
+    : ring_(ring), events_(events), peer_(peer), peer_length_(peer_length), file_fd_(file_fd),
+      buffer_(std::make_unique<std::byte[]>(buffer_size)), buffer_size_(buffer_size) {
+    uring::count_in(pending_, {&connect_op_, &send_op_, &recv_op_, &write_op_, &cancel_op_});
+}
+
+fetch_connection::~fetch_connection() {
+    assert(pending_.zero() && "a fetch_connection freed with operations in flight");
+}
+
+void fetch_connection::start(std::string request, bool head_request) noexcept {
+    assert(idle() && (phase_ == phase::closed || phase_ == phase::idle));
+    request_ = std::move(request);
+    sent_ = 0;
+    head_request_ = head_request;
+    reader_.reset();
+    filled_ = consumed_ = 0;
+    last_progress_ns_ = monotonic_ns();
+    if (connected_) {
+        send_request();
+        return;
+    }
+    socket_.reset(::socket(peer_.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
+    if (!socket_) {
+        fail(-errno);
+        return;
+    }
+    int one = 1; // the request head is one small write; do not let Nagle hold it
+    ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    phase_ = phase::connecting;
+    io_uring_prep_connect(&connect_op_.sqe(), socket_.get(),
+                          reinterpret_cast<const sockaddr*>(&peer_), peer_length_);
+    ring_.push(connect_op_);
+}
+
+void fetch_connection::stop() noexcept {
+    fail(-ECANCELED);
+}
+
+void fetch_connection::on_connect(int res, std::uint32_t) noexcept {
+    if (stopping_ || res < 0)
+        return fail(res < 0 ? res : -ECANCELED);
+    connected_ = true;
+    last_progress_ns_ = monotonic_ns();
+    send_request();
+}
+
+void fetch_connection::send_request() noexcept {
+    phase_ = phase::sending;
+    io_uring_prep_send(&send_op_.sqe(), socket_.get(), request_.data() + sent_,
+                       request_.size() - sent_, MSG_NOSIGNAL);
+    ring_.push(send_op_);
+}
+
+void fetch_connection::on_send(int res, std::uint32_t) noexcept {
+    if (stopping_ || res <= 0)
+        return fail(res < 0 ? res : -EPIPE);
+    sent_ += std::size_t(res);
+    if (sent_ < request_.size())
+        return send_request();
+    phase_ = phase::head;
+    receive();
+}
+
+void fetch_connection::receive() noexcept {
+    if (filled_ == buffer_size_)
+        return fail(-EPROTO); // a head larger than the buffer (the reader's limit is smaller)
+    io_uring_prep_recv(&recv_op_.sqe(), socket_.get(), buffer_.get() + filled_,
+                       buffer_size_ - filled_, 0);
+    ring_.push(recv_op_);
+}
+
+void fetch_connection::on_recv(int res, std::uint32_t) noexcept {
+    if (stopping_)
+        return fail(-ECANCELED);
+    if (res < 0)
+        return fail(res);
+    if (res == 0) // the peer closed before the response was whole
+        return fail(phase_ == phase::head ? -ECONNRESET : -EPIPE);
+    filled_ += std::size_t(res);
+    last_progress_ns_ = monotonic_ns();
+    if (phase_ == phase::head)
+        return take_head();
+    received_bytes_ += std::size_t(res);
+    write_body();
+}
+
+void fetch_connection::take_head() noexcept {
+    auto out = reader_.feed({reinterpret_cast<const char*>(buffer_.get()), filled_}, head_request_);
+    if (out.result == http::response_reader::state::need_more)
+        return receive();
+    if (out.result == http::response_reader::state::error)
+        return fail(-EPROTO);
+    consumed_ = out.consumed;
+    received_bytes_ += filled_ - consumed_;
+    const auto& head = reader_.head();
+    auto target = events_.head_arrived(*this, head);
+    // Kept alive only if the body is framed by a length and all of it is what was asked for.
+    keep_alive_ = head.keep_alive && head.content_length && *head.content_length == target.length;
+    body_left_ = target.length;
+    body_offset_ = target.offset;
+    phase_ = phase::body;
+    if (target.length == 0 && !(head.content_length == 0u))
+        keep_alive_ = false; // a body nobody wants: the connection cannot be reused
+    write_body();
+}
+
+void fetch_connection::write_body() noexcept {
+    if (body_left_ == 0) {
+        phase_ = phase::idle;
+        bool reusable = keep_alive_ && consumed_ == filled_;
+        if (!reusable) {
+            socket_.reset();
+            connected_ = false;
+        }
+        return events_.response_done(*this, reusable);
+    }
+    std::size_t available = filled_ - consumed_;
+    if (available == 0) {
+        filled_ = consumed_ = 0;
+        return receive();
+    }
+    std::uint64_t n = std::min<std::uint64_t>(available, body_left_);
+    n = std::min(n, events_.may_write(*this, body_offset_));
+    if (n == 0) { // the piece ends here now (split): drop the rest of this response
+        keep_alive_ = false;
+        body_left_ = 0;
+        return write_body();
+    }
+    write_length_ = n;
+    io_uring_prep_write(&write_op_.sqe(), file_fd_, buffer_.get() + consumed_, unsigned(n),
+                        body_offset_);
+    ring_.push(write_op_);
+}
+
+void fetch_connection::on_write(int res, std::uint32_t) noexcept {
+    if (res <= 0)
+        return fail(res < 0 ? res : -EIO);
+    std::span<const std::byte> bytes(buffer_.get() + consumed_, std::size_t(res));
+    std::uint64_t at = body_offset_;
+    consumed_ += std::size_t(res);
+    body_offset_ += std::uint64_t(res);
+    body_left_ -= std::uint64_t(res);
+    events_.written(*this, at, bytes);
+    if (stopping_)
+        return fail(-ECANCELED);
+    write_body();
+}
+
+void fetch_connection::fail(int error) noexcept {
+    if (!stopping_) {
+        stopping_ = true;
+        error_ = error;
+        if (socket_)
+            ::shutdown(socket_.get(), SHUT_RDWR); // ends a RECV or SEND in flight
+        if (connect_op_.in_flight() && !cancel_op_.in_flight()) {
+            io_uring_prep_cancel(&cancel_op_.sqe(), &connect_op_, 0);
+            ring_.push(cancel_op_);
+        }
+    }
+    settle();
+}
+
+void fetch_connection::settle() noexcept {
+    if (!pending_.zero())
+        return; // the last completion calls fail() again
+    socket_.reset();
+    connected_ = false;
+    phase_ = phase::closed;
+    stopping_ = false;
+    int error = std::exchange(error_, 0);
+    events_.failed(*this, error);
+}
+
+} // namespace spliced::client
