@@ -4,8 +4,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace spliced::client {
+
+namespace {
+constexpr int lock_attempts = 40; // × 50 ms: 2 s for a killed run's ring to let go
+constexpr useconds_t lock_retry_us = 50'000;
+} // namespace
 
 result<output_file> output_file::open(const std::string& path, bool replace) {
     output_file out;
@@ -32,10 +38,19 @@ result<output_file> output_file::open(const std::string& path, bool replace) {
     if (!out.part_)
         return errno_code(errno);
     // flock, not fcntl locks: it belongs to this open file description, and is dropped by the
-    // kernel when the process dies however it dies (a SIGKILLed run leaves no stale lock).
-    if (::flock(out.part_.get(), LOCK_EX | LOCK_NB) != 0)
-        return errno_code(errno == EWOULDBLOCK ? EWOULDBLOCK : errno);
-    return out;
+    // kernel when the process dies however it dies (a SIGKILLed run leaves no stale lock). Not
+    // at once, though: a killed run's ring still holds the file until the kernel has torn the
+    // ring down in a work queue, a few milliseconds later — so a lock is retried for a moment
+    // before it counts as held by a live process.
+    for (int attempt = 0;; ++attempt) {
+        if (::flock(out.part_.get(), LOCK_EX | LOCK_NB) == 0)
+            return out;
+        if (errno != EWOULDBLOCK)
+            return errno_code(errno);
+        if (attempt == lock_attempts)
+            return errno_code(EWOULDBLOCK);
+        ::usleep(lock_retry_us);
+    }
 }
 
 result<std::uint64_t> output_file::length() const {

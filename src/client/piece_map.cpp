@@ -127,4 +127,25 @@ unsigned piece_map::owned() const noexcept {
                                   [](const piece& p) { return p.owner.has_value(); }));
 }
 
+std::uint64_t piece_map::auto_piece_size(std::uint64_t size, unsigned connections) noexcept {
+    std::uint64_t p = size / (std::uint64_t(std::max(connections, 1u)) * 8);
+    p = std::clamp<std::uint64_t>(p, 1 << 20, 64 << 20);
+    return p & ~std::uint64_t(0xffff);
+}
+
+void piece_map::add_range(std::vector<http::byte_range>& ranges, http::byte_range r) {
+    std::vector<http::byte_range> out;
+    for (const auto& x : ranges) {
+        if (x.last + 1 < r.first || r.last + 1 < x.first) {
+            out.push_back(x);
+        } else {
+            r.first = std::min(r.first, x.first);
+            r.last = std::max(r.last, x.last);
+        }
+    }
+    out.push_back(r);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    ranges = std::move(out);
+}
+
 } // namespace spliced::client

@@ -28,6 +28,7 @@ void response_reader::reset() noexcept {
     auto& p = parser_->parser.emplace();
     p.header_limit(static_cast<std::uint32_t>(max_header_bytes_));
     p.eager(false);
+    p.body_limit(boost::none); // Beast refuses bodies over 8 MiB by default; ours go to a file
     head_ = {};
     scanned_ = 0;
 }

@@ -16,7 +16,8 @@ namespace spliced::client {
 class output_file {
   public:
     // Opens (creating if needed, never truncating) FILE.part for `path` = FILE. Errors:
-    // EWOULDBLOCK when another process holds the lock (another spliced-get on this output),
+    // EWOULDBLOCK when another process holds the lock (another spliced-get on this output) for
+    // 2 s,
     // EEXIST when FILE exists and `replace` is false, EISDIR when `path` names a directory,
     // anything else from the file system.
     static result<output_file> open(const std::string& path, bool replace);

@@ -58,6 +58,12 @@ class piece_map {
     // Pieces being fetched now.
     unsigned owned() const noexcept;
 
+    // A piece size for `size` bytes over `connections`: about 8 pieces per connection, 1-64 MiB,
+    // 64 KiB-aligned (page-cache and extent friendly).
+    static std::uint64_t auto_piece_size(std::uint64_t size, unsigned connections) noexcept;
+    // Adds `r` to the sorted, disjoint list `ranges`, merged with whatever it overlaps or touches.
+    static void add_range(std::vector<http::byte_range>& ranges, http::byte_range r);
+
   private:
     struct piece {
         std::uint64_t first;

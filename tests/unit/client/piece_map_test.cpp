@@ -89,3 +89,20 @@ TEST_CASE("piece_map: resuming from a state file's ranges fetches only what is m
     CHECK(full.complete());
     CHECK_FALSE(full.assign());
 }
+
+TEST_CASE("piece_map::add_range merges what it overlaps or touches") {
+    ranges r{{10, 19}, {40, 49}};
+    piece_map::add_range(r, {0, 0});
+    CHECK(r == ranges{{0, 0}, {10, 19}, {40, 49}});
+    piece_map::add_range(r, {20, 39});
+    CHECK(r == ranges{{0, 0}, {10, 49}});
+    piece_map::add_range(r, {1, 9});
+    CHECK(r == ranges{{0, 49}});
+}
+
+TEST_CASE("piece_map::auto_piece_size: 1-64 MiB, 64 KiB-aligned") {
+    CHECK(piece_map::auto_piece_size(1000, 4) == 1 << 20);
+    CHECK(piece_map::auto_piece_size(1ull << 40, 4) == 64 << 20);
+    CHECK(piece_map::auto_piece_size(1ull << 30, 4) == 32 << 20);
+    CHECK(piece_map::auto_piece_size(3'000'000'000ull, 7) % 65536 == 0);
+}

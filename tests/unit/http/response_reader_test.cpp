@@ -62,6 +62,7 @@ TEST_CASE("response_reader: framing and keep-alive") {
     const row rows[] = {
         {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, done, 5, true},
         {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, done, 0, true},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n", false, done, 1ull << 40, true},
         {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", false, done, 0, true},
         {"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", false, done, 5, false},
         {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false, done, std::nullopt, false},

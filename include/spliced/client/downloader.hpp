@@ -1,0 +1,27 @@
+#pragma once
+// One download: probe, pin, fetch pieces over up to N connections on one ring, checkpoint,
+// retry, verify, commit (README "spliced-get"). Single-threaded: everything below runs on the
+// thread that calls run().
+
+#include "spliced/client/get_options.hpp"
+
+namespace spliced::client {
+
+// What a run did, for --json and the exit code.
+struct download_report {
+    exit_code code = exit_code::failure;
+    std::string message; // one line for stderr when code != ok
+    std::uint64_t size = 0;
+    std::string etag;
+    std::string sha256;    // hex, when computed
+    std::string integrity; // "checksum", "repr-digest" or "none"
+    std::uint64_t bytes_fetched = 0;
+    std::uint64_t bytes_resumed = 0;
+    unsigned retries = 0;
+    unsigned restarts = 0;
+    double seconds = 0;
+};
+
+download_report run_download(const get_options& options);
+
+} // namespace spliced::client

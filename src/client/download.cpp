@@ -1,0 +1,443 @@
+#include "download.hpp"
+
+#include "spliced/client/resume_state.hpp"
+#include "spliced/core/clock.hpp"
+#include "spliced/http/client_request.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <signal.h>
+#include <unistd.h>
+
+namespace spliced::client {
+
+namespace {
+
+constexpr std::size_t buffer_size = 256 * 1024;
+constexpr std::uint64_t ms = 1'000'000;
+
+std::uint64_t ns(std::chrono::milliseconds d) {
+    return std::uint64_t(d.count()) * ms;
+}
+
+} // namespace
+
+download::download(const get_options& options, uring::ring& ring, output_file& out,
+                   const sockaddr_storage& peer, socklen_t peer_length)
+    : options_(options), ring_(ring), out_(out), peer_(peer), peer_length_(peer_length),
+      connections_(std::max(1u, options.connections)),
+      retries_(options.retries, options.retry_max_time, monotonic_ns()),
+      draw_progress_(!options.quiet && !options.json && ::isatty(2)), started_ns_(monotonic_ns()) {}
+
+void download::load_state() {
+    auto state = load_resume_state(out_.dir_fd(), out_.state_name());
+    auto length = out_.length();
+    if (state && *state && (*state)->url == options_.url_text && length &&
+        *length == (*state)->size) {
+        const auto& s = **state;
+        resume_pin_ = pinned{s.size, s.etag, s.last_modified, true};
+        resume_present_ = s.present;
+        piece_size_ = s.piece_size;
+        return;
+    }
+    // No state, another URL's, or a FILE.part it does not describe: nothing of it is trusted.
+    (void)out_.clear();
+}
+
+download::slot& download::open_slot() {
+    auto s = std::make_unique<slot>();
+    s->connection = std::make_unique<fetch_connection>(ring_, *this, peer_, peer_length_, out_.fd(),
+                                                       buffer_size);
+    slots_.push_back(std::move(s));
+    return *slots_.back();
+}
+
+download::slot* download::slot_of(const fetch_connection& c) {
+    for (auto& s : slots_)
+        if (s->connection.get() == &c)
+            return s.get();
+    return nullptr;
+}
+
+void download::start_probe() {
+    slot& s = open_slot();
+    s.probe = true;
+    http::client_request r;
+    r.target = options_.url.target;
+    r.authority = options_.url.authority;
+    r.range = http::byte_range{0, 0};
+    r.want_repr_digest = true;
+    r.user_agent = "spliced-get/" SPLICED_VERSION;
+    if (resume_pin_)
+        r.if_range = !resume_pin_->etag.empty() ? resume_pin_->etag : resume_pin_->last_modified;
+    s.connection->start(http::write_request(r), false);
+}
+
+fetch_events::body_target download::head_arrived(fetch_connection& c,
+                                                 const http::response_head& h) noexcept {
+    slot* s = slot_of(c);
+    if (!s || phase_ == phase::stopping)
+        return {};
+    check result = s->probe ? check_probe(h, resume_pin_) : check_piece(h, s->job->range, *pin_);
+    switch (result.what) {
+    case verdict::body:
+    case verdict::whole:
+    case verdict::empty:
+        if (s->probe)
+            return pin(*s, result, h);
+        return {result.offset, result.length};
+    case verdict::changed:
+        changed();
+        return {};
+    case verdict::retry:
+        s->retry_after = result.retry_after;
+        note_failure(*s, "HTTP " + std::to_string(h.status));
+        return {};
+    case verdict::refused:
+        stop_all(exit_code::http_error, options_.url_text + ": HTTP " + std::to_string(h.status));
+        return {};
+    case verdict::malformed:
+        note_failure(*s, "unexpected response (HTTP " + std::to_string(h.status) + ")");
+        return {};
+    }
+    return {};
+}
+
+fetch_events::body_target download::pin(slot& s, const check& c, const http::response_head& h) {
+    pin_ = c.pin;
+    std::optional<http::sha256_digest> repr_digest;
+    if (h.repr_digest)
+        repr_digest = http::parse_repr_digest_sha256(*h.repr_digest);
+    integrity_.emplace(options_.checksum, repr_digest, options_.json);
+    const bool resumed = resume_pin_ && c.what == verdict::body;
+    if (!resumed) {
+        resume_present_.clear();
+        (void)out_.clear();
+    }
+    // Without a strong validator nothing proves two pieces come from one version: one stream.
+    if (pin_->etag.empty() && pin_->last_modified.empty())
+        connections_ = 1;
+    if (c.what == verdict::whole && options_.require_resume) {
+        stop_all(exit_code::no_resume, options_.url_text + ": the origin ignores Range");
+        return {};
+    }
+    if (auto reserved = out_.reserve(pin_->size); !reserved) {
+        stop_all(exit_code::local_io, out_.part_name() + ": " + reserved.error().message());
+        return {};
+    }
+    if (piece_size_ == 0 || !resumed)
+        piece_size_ = options_.piece_size ? options_.piece_size
+                                          : piece_map::auto_piece_size(pin_->size, connections_);
+    if (c.what == verdict::empty) {
+        map_.emplace(0, 1, 1);
+        return {};
+    }
+    if (c.what == verdict::whole) { // one piece, owned by this connection, from byte 0
+        map_.emplace(pin_->size, pin_->size, pin_->size);
+        s.probe = false;
+        s.job = map_->assign();
+        s.connection->id = s.job->owner;
+        phase_ = phase::fetching;
+        return {0, pin_->size};
+    }
+    report_.bytes_resumed = 0;
+    for (const auto& r : resume_present_)
+        report_.bytes_resumed += r.length();
+    return {0, 1}; // byte 0; the map is built once it is written (response_done)
+}
+
+std::uint64_t download::may_write(fetch_connection& c, std::uint64_t offset) noexcept {
+    slot* s = slot_of(c);
+    if (!s || phase_ == phase::stopping)
+        return 0;
+    if (s->probe)
+        return offset == 0 ? 1 : 0;
+    auto limit = map_->limit(c.id);
+    auto at = map_->position(c.id);
+    if (!limit || !at || offset != *at || offset > *limit)
+        return 0;
+    return *limit - offset + 1;
+}
+
+void download::written(fetch_connection& c, std::uint64_t offset,
+                       std::span<const std::byte> bytes) noexcept {
+    slot* s = slot_of(c);
+    std::uint64_t taken = bytes.size();
+    if (s && !s->probe)
+        taken = map_->received(c.id, bytes.size());
+    report_.bytes_fetched += taken;
+    retries_.progressed(monotonic_ns());
+    if (integrity_)
+        integrity_->written(offset, bytes.first(std::size_t(taken)));
+}
+
+void download::response_done(fetch_connection& c, bool reusable) noexcept {
+    slot* s = slot_of(c);
+    if (!s)
+        return;
+    if (s->probe && phase_ == phase::probing && pin_ && !s->dead) {
+        s->probe = false;
+        begin_fetching(reusable ? s : nullptr);
+        if (!reusable)
+            s->dead = true;
+        return;
+    }
+    if (s->job)
+        map_->release(s->job->owner);
+    s->job.reset();
+    if (s->dead || !reusable || phase_ != phase::fetching || !give_job(*s))
+        s->dead = true;
+}
+
+void download::begin_fetching(slot* reuse) {
+    auto present = resume_present_;
+    if (pin_->size > 0)
+        piece_map::add_range(present, {0, 0});
+    std::uint64_t min_split = std::max<std::uint64_t>(piece_size_ / 4, 16 * 1024);
+    map_.emplace(piece_map::with_done(pin_->size, piece_size_, min_split, present));
+    phase_ = phase::fetching;
+    if (reuse && !give_job(*reuse))
+        reuse->dead = true;
+}
+
+bool download::give_job(slot& s) {
+    s.job = map_->assign();
+    if (!s.job)
+        return false;
+    s.connection->id = s.job->owner;
+    http::client_request r;
+    r.target = options_.url.target;
+    r.authority = options_.url.authority;
+    r.range = s.job->range;
+    r.user_agent = "spliced-get/" SPLICED_VERSION;
+    if (!pin_->etag.empty())
+        r.if_match = pin_->etag;
+    else if (!pin_->last_modified.empty())
+        r.if_unmodified_since = pin_->last_modified;
+    s.connection->start(http::write_request(r), false);
+    return true;
+}
+
+void download::failed(fetch_connection& c, int error) noexcept {
+    slot* s = slot_of(c);
+    if (!s)
+        return;
+    if (s->job && map_)
+        map_->release(s->job->owner);
+    s->job.reset();
+    if (phase_ != phase::stopping && !s->dead) {
+        if (s->timed_out)
+            note_failure(*s, "timed out");
+        else if (error == -EPROTO)
+            note_failure(*s, "malformed response");
+        else if (error != -ECANCELED)
+            note_failure(*s, std::strerror(-error));
+    }
+    if (error == -ENOSPC || error == -EIO || error == -EDQUOT)
+        stop_all(exit_code::local_io, out_.part_name() + ": " + std::strerror(-error));
+    s->dead = true;
+}
+
+void download::note_failure(slot& s, std::string reason) {
+    s.dead = true;
+    auto delay = retries_.failed(monotonic_ns(), s.retry_after);
+    report_.retries = retries_.total_failures();
+    if (!delay) {
+        stop_all(exit_code::network, options_.url_text + ": " + reason + " (gave up after " +
+                                         std::to_string(report_.retries) + " retries)");
+        return;
+    }
+    next_start_ns_ = std::max(next_start_ns_, monotonic_ns() + ns(*delay));
+    if (!options_.quiet)
+        std::fprintf(stderr, "spliced-get: %s; retrying in %.1f s\n", reason.c_str(),
+                     double(delay->count()) / 1000.0);
+}
+
+void download::changed() {
+    if (options_.change == on_change::fail) {
+        stop_all(exit_code::changed, options_.url_text + ": the file changed on the server");
+        return;
+    }
+    // Restart: every connection stops, the pieces are thrown away, and a new probe pins the new
+    // version (fill() starts it once no connection is left).
+    ++report_.restarts;
+    if (report_.restarts > options_.retries + 1) {
+        stop_all(exit_code::changed, options_.url_text + ": the file keeps changing");
+        return;
+    }
+    for (auto& s : slots_) {
+        s->dead = true;
+        s->connection->stop();
+    }
+    pin_.reset();
+    resume_pin_.reset();
+    resume_present_.clear();
+    map_.reset();
+    integrity_.reset();
+    piece_size_ = 0;
+    phase_ = phase::probing;
+    (void)out_.clear();
+}
+
+void download::stop_all(exit_code code, std::string message) {
+    if (phase_ == phase::stopping)
+        return;
+    phase_ = phase::stopping;
+    code_ = code;
+    message_ = std::move(message);
+    for (auto& s : slots_) {
+        s->dead = true;
+        s->connection->stop();
+    }
+}
+
+void download::fill(std::uint64_t now) {
+    unsigned live = 0;
+    for (auto& s : slots_)
+        live += !s->dead;
+    if (phase_ == phase::probing) {
+        if (slots_.empty() && now >= next_start_ns_)
+            start_probe();
+        return;
+    }
+    if (phase_ != phase::fetching || now < next_start_ns_)
+        return;
+    while (live < connections_) {
+        slot& s = open_slot();
+        if (!give_job(s)) {
+            s.dead = true; // nothing left to hand out; reap() frees it (it never started)
+            return;
+        }
+        ++live;
+    }
+}
+
+void download::watch_timeouts(std::uint64_t now) {
+    for (auto& s : slots_) {
+        if (s->dead || s->connection->idle())
+            continue;
+        auto limit = s->connection->connected() ? options_.stall_timeout : options_.connect_timeout;
+        if (now > s->connection->last_progress_ns() + ns(limit)) {
+            s->timed_out = true;
+            s->connection->stop();
+        }
+    }
+}
+
+void download::reap() {
+    std::erase_if(slots_,
+                  [](const std::unique_ptr<slot>& s) { return s->dead && s->connection->idle(); });
+}
+
+void download::checkpoint() {
+    if (!pin_ || !map_ || connections_ == 0 || (pin_->etag.empty() && pin_->last_modified.empty()))
+        return; // nothing pinned, nothing a later run could check its bytes against
+    resume_state state{options_.url_text,   pin_->size,  pin_->etag,
+                       pin_->last_modified, piece_size_, map_->present()};
+    if (auto saved = save_resume_state(out_.fd(), out_.dir_fd(), out_.state_name(), state); !saved)
+        stop_all(exit_code::local_io, out_.state_name() + ": " + saved.error().message());
+    checkpointed_bytes_ = map_->present_bytes();
+}
+
+bool download::interrupted() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    timespec zero{};
+    int sig = ::sigtimedwait(&set, nullptr, &zero);
+    if (sig == SIGINT)
+        stop_all(exit_code::interrupted, "interrupted; rerun to resume");
+    else if (sig == SIGTERM)
+        stop_all(exit_code::terminated, "terminated; rerun to resume");
+    return sig > 0;
+}
+
+download_report download::run() {
+    load_state();
+    for (;;) {
+        auto now = monotonic_ns();
+        interrupted();
+        fill(now);
+        watch_timeouts(now);
+        ring_.run_once(std::chrono::milliseconds(50));
+        reap();
+        now = monotonic_ns();
+        if (map_ && map_->present_bytes() != checkpointed_bytes_ &&
+            now > last_checkpoint_ns_ + 1000 * ms) {
+            checkpoint();
+            last_checkpoint_ns_ = now;
+        }
+        if (draw_progress_ && now > last_progress_line_ns_ + 250 * ms) {
+            progress(now, false);
+            last_progress_line_ns_ = now;
+        }
+        if (phase_ == phase::stopping && slots_.empty())
+            break;
+        if (phase_ == phase::fetching && map_->complete() && slots_.empty())
+            break;
+        if (phase_ == phase::probing && pin_ && map_ && map_->complete() && slots_.empty())
+            break; // an empty file
+    }
+    return finish();
+}
+
+download_report download::finish() {
+    if (draw_progress_)
+        progress(monotonic_ns(), true);
+    report_.seconds = double(monotonic_ns() - started_ns_) / 1e9;
+    report_.size = pin_ ? pin_->size : 0;
+    report_.etag = pin_ ? pin_->etag : "";
+    report_.integrity = "none";
+    if (code_ != exit_code::ok) {
+        if (map_ && map_->present_bytes() > 0)
+            checkpoint();
+        else
+            out_.discard();
+        report_.code = code_;
+        report_.message = message_;
+        return report_;
+    }
+    if (integrity_) {
+        auto checked = integrity_->verify(out_.fd(), pin_->size);
+        if (!checked) {
+            report_.code = exit_code::local_io;
+            report_.message = out_.part_name() + ": " + checked.error().message();
+            return report_;
+        }
+        report_.sha256 = checked->sha256;
+        report_.integrity = checked->method;
+        if (!checked->ok) {
+            out_.discard();
+            report_.code = exit_code::integrity;
+            report_.message = options_.output + ": sha-256 " + checked->sha256 + ", expected " +
+                              checked->expected + " (" + checked->method + "); nothing kept";
+            return report_;
+        }
+    }
+    if (auto committed = out_.commit(); !committed) {
+        bool exists = committed.error() == std::errc::file_exists;
+        report_.code = exists ? exit_code::exists : exit_code::local_io;
+        report_.message = options_.output + ": " + committed.error().message();
+        return report_;
+    }
+    report_.code = exit_code::ok;
+    return report_;
+}
+
+void download::progress(std::uint64_t now, bool last) {
+    if (!map_ && !last)
+        return;
+    double total = pin_ ? double(pin_->size) : 0;
+    double have = map_ ? double(map_->present_bytes()) : 0;
+    double seconds = double(now - started_ns_) / 1e9;
+    double rate = seconds > 0 ? double(report_.bytes_fetched) / seconds : 0;
+    double eta = rate > 0 ? (total - have) / rate : 0;
+    std::fprintf(stderr, "\r%5.1f%%  %8.1f / %.1f MiB  %7.1f MiB/s  ETA %3.0f s  %u conn ",
+                 total > 0 ? 100.0 * have / total : 100.0, have / 1048576, total / 1048576,
+                 rate / 1048576, eta, unsigned(slots_.size()));
+    if (last)
+        std::fputc('\n', stderr);
+}
+
+} // namespace spliced::client

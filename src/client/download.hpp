@@ -1,0 +1,96 @@
+#pragma once
+// The state machine of one download (private to the client module; run_download() is its front).
+//
+// probing   one connection asks `Range: bytes=0-0` (with If-Range when resuming) and pins the
+//           representation: size and a strong validator (response_check.hpp).
+// fetching  up to N connections fetch pieces (piece_map) with If-Match; every 206 is checked
+//           against the pin; a connection that finishes a piece is given the next one.
+// stopping  every connection is stopped; the run ends when the last one is idle.
+//
+// Ownership: `slots_` owns the connections; a connection is freed only by reap(), between loop
+// turns, when it is idle (no operation in flight) and done with — never from inside one of its
+// own callbacks.
+
+#include "spliced/client/downloader.hpp"
+#include "spliced/client/fetch_connection.hpp"
+#include "spliced/client/integrity.hpp"
+#include "spliced/client/output_file.hpp"
+#include "spliced/client/piece_map.hpp"
+#include "spliced/client/response_check.hpp"
+#include "spliced/client/retry_policy.hpp"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace spliced::client {
+
+class download final : public fetch_events {
+  public:
+    download(const get_options& options, uring::ring& ring, output_file& out,
+             const sockaddr_storage& peer, socklen_t peer_length);
+    download_report run();
+
+  private:
+    enum class phase { probing, fetching, stopping };
+    struct slot {
+        std::unique_ptr<fetch_connection> connection;
+        std::optional<piece_map::assignment> job; // the piece being fetched, if any
+        bool probe = false;
+        bool dead = false;      // failed or closed: reap() frees it once idle
+        bool timed_out = false; // stopped by the stall or connect timeout
+        std::optional<std::chrono::seconds> retry_after;
+    };
+
+    body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;
+    std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept override;
+    void written(fetch_connection& c, std::uint64_t offset,
+                 std::span<const std::byte> bytes) noexcept override;
+    void response_done(fetch_connection& c, bool reusable) noexcept override;
+    void failed(fetch_connection& c, int error) noexcept override;
+
+    void load_state();
+    slot& open_slot();
+    slot* slot_of(const fetch_connection& c);
+    void start_probe();
+    body_target pin(slot& s, const check& c, const http::response_head& h);
+    void begin_fetching(slot* reuse);
+    bool give_job(slot& s);
+    void fill(std::uint64_t now);
+    void watch_timeouts(std::uint64_t now);
+    void reap();
+    void note_failure(slot& s, std::string reason);
+    void changed();
+    void stop_all(exit_code code, std::string message);
+    void checkpoint();
+    bool interrupted();
+    download_report finish();
+    void progress(std::uint64_t now, bool last);
+
+    const get_options& options_;
+    uring::ring& ring_;
+    output_file& out_;
+    sockaddr_storage peer_;
+    socklen_t peer_length_;
+    std::vector<std::unique_ptr<slot>> slots_;
+    phase phase_ = phase::probing;
+    std::optional<pinned> pin_;        // set once probed
+    std::optional<pinned> resume_pin_; // from the state file
+    std::vector<http::byte_range> resume_present_;
+    std::optional<piece_map> map_;
+    std::uint64_t piece_size_ = 0;
+    unsigned connections_;
+    std::optional<integrity> integrity_; // set when pinned
+    exit_code code_ = exit_code::ok;     // what stopping ends with
+    std::string message_;
+    retry_policy retries_;
+    std::uint64_t next_start_ns_ = 0; // backoff: no new connection before this
+    std::uint64_t last_checkpoint_ns_ = 0;
+    std::uint64_t checkpointed_bytes_ = 0;
+    std::uint64_t last_progress_line_ns_ = 0;
+    bool draw_progress_;
+    download_report report_;
+    std::uint64_t started_ns_;
+};
+
+} // namespace spliced::client
