@@ -176,7 +176,18 @@ class GetTest(unittest.TestCase):
         self.assertIn("locked", err)
         self.assertFalse(os.path.exists(os.path.join(self.out, "f")))
 
-    def killed_at_40_percent(self, size, connections):
+    def test_sigint_saves_the_state_and_exits_130(self):
+        size = 24 << 20
+        data = os.urandom(size)
+        self.write("f", data)
+        claimed = self.killed_at_40_percent(size, 4, signal.SIGINT)
+        self.assertGreater(claimed, 0)
+        code, report, err = self.get_json(self.proxy_url, "-n", "4", "--piece-size", "1M")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sha256(self.output("f")), sha256(data))
+        self.assertGreaterEqual(report["bytes_resumed"], claimed)  # saved again at exit
+
+    def killed_at_40_percent(self, size, connections, sig=signal.SIGKILL):
         """Starts a download through a slow proxy, SIGKILLs it once its state file claims 40 %,
         returns the bytes the state file claims. The rerun must use the same URL (the state file
         is bound to it): self.proxy_url, with the proxy no longer slow."""
@@ -204,9 +215,10 @@ class GetTest(unittest.TestCase):
 
             wait_for(lambda: claimed() >= 0.4 * size or p.poll() is not None, 60,
                      "the state file to claim 40 %")
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            self.assertEqual(p.returncode, -signal.SIGKILL, "finished before it was killed")
+            p.send_signal(sig)
+            p.wait(30)
+            expected = -signal.SIGKILL if sig == signal.SIGKILL else 128 + sig
+            self.assertEqual(p.returncode, expected, "finished before the signal")
             return claimed()
         finally:
             self.proxy.rate = 1 << 40
