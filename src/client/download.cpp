@@ -2,7 +2,6 @@
 
 #include "spliced/client/resume_state.hpp"
 #include "spliced/core/clock.hpp"
-#include "spliced/http/client_request.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -22,12 +21,12 @@ std::uint64_t ns(std::chrono::milliseconds d) {
 
 } // namespace
 
-download::download(const get_options& options, uring::ring& ring, output_file& out,
-                   const sockaddr_storage& peer, socklen_t peer_length)
-    : options_(options), ring_(ring), out_(out), peer_(peer), peer_length_(peer_length),
+download::download(const get_options& options, uring::ring& ring, output_file& out, origin from)
+    : options_(options), ring_(ring), out_(out), origin_(std::move(from)),
       connections_(std::max(1u, options.connections)),
       retries_(options.retries, options.retry_max_time, monotonic_ns()),
-      draw_progress_(!options.quiet && !options.json && ::isatty(2)), started_ns_(monotonic_ns()) {}
+      started_ns_(monotonic_ns()),
+      progress_(!options.quiet && !options.json && ::isatty(2), started_ns_) {}
 
 void download::load_state() {
     auto state = load_resume_state(out_.dir_fd(), out_.state_name());
@@ -46,8 +45,8 @@ void download::load_state() {
 
 download::slot& download::open_slot() {
     auto s = std::make_unique<slot>();
-    s->connection = std::make_unique<fetch_connection>(ring_, *this, peer_, peer_length_, out_.fd(),
-                                                       buffer_size);
+    s->connection = std::make_unique<fetch_connection>(
+        ring_, *this, origin_.peer(), origin_.peer_length(), out_.fd(), buffer_size);
     slots_.push_back(std::move(s));
     return *slots_.back();
 }
@@ -62,15 +61,7 @@ download::slot* download::slot_of(const fetch_connection& c) {
 void download::start_probe() {
     slot& s = open_slot();
     s.probe = true;
-    http::client_request r;
-    r.target = options_.url.target;
-    r.authority = options_.url.authority;
-    r.range = http::byte_range{0, 0};
-    r.want_repr_digest = true;
-    r.user_agent = "spliced-get/" SPLICED_VERSION;
-    if (resume_pin_)
-        r.if_range = !resume_pin_->etag.empty() ? resume_pin_->etag : resume_pin_->last_modified;
-    s.connection->start(http::write_request(r), false);
+    s.connection->start(origin_.probe_request(resume_pin_), false);
 }
 
 fetch_events::body_target download::head_arrived(fetch_connection& c,
@@ -128,10 +119,8 @@ fetch_events::body_target download::pin(slot& s, const check& c, const http::res
     if (piece_size_ == 0 || !resumed)
         piece_size_ = options_.piece_size ? options_.piece_size
                                           : piece_map::auto_piece_size(pin_->size, connections_);
-    if (c.what == verdict::empty) {
-        map_.emplace(0, 1, 1);
-        return {};
-    }
+    if (c.what == verdict::empty)
+        return {};                  // response_done() builds the empty map
     if (c.what == verdict::whole) { // one piece, owned by this connection, from byte 0
         map_.emplace(pin_->size, pin_->size, pin_->size);
         s.probe = false;
@@ -205,16 +194,7 @@ bool download::give_job(slot& s) {
     if (!s.job)
         return false;
     s.connection->id = s.job->owner;
-    http::client_request r;
-    r.target = options_.url.target;
-    r.authority = options_.url.authority;
-    r.range = s.job->range;
-    r.user_agent = "spliced-get/" SPLICED_VERSION;
-    if (!pin_->etag.empty())
-        r.if_match = pin_->etag;
-    else if (!pin_->last_modified.empty())
-        r.if_unmodified_since = pin_->last_modified;
-    s.connection->start(http::write_request(r), false);
+    s.connection->start(origin_.piece_request(s.job->range, *pin_), false);
     return true;
 }
 
@@ -225,6 +205,9 @@ void download::failed(fetch_connection& c, int error) noexcept {
     if (s->job && map_)
         map_->release(s->job->owner);
     s->job.reset();
+    // A local write error is final: retrying cannot make room on the disk.
+    if (error == -ENOSPC || error == -EIO || error == -EDQUOT || error == -EFBIG)
+        stop_all(exit_code::local_io, out_.part_name() + ": " + std::strerror(-error));
     if (phase_ != phase::stopping && !s->dead) {
         if (s->timed_out)
             note_failure(*s, "timed out");
@@ -233,8 +216,6 @@ void download::failed(fetch_connection& c, int error) noexcept {
         else if (error != -ECANCELED)
             note_failure(*s, std::strerror(-error));
     }
-    if (error == -ENOSPC || error == -EIO || error == -EDQUOT)
-        stop_all(exit_code::local_io, out_.part_name() + ": " + std::strerror(-error));
     s->dead = true;
 }
 
@@ -330,7 +311,7 @@ void download::reap() {
 }
 
 void download::checkpoint() {
-    if (!pin_ || !map_ || connections_ == 0 || (pin_->etag.empty() && pin_->last_modified.empty()))
+    if (!pin_ || !map_ || (pin_->etag.empty() && pin_->last_modified.empty()))
         return; // nothing pinned, nothing a later run could check its bytes against
     resume_state state{options_.url_text,   pin_->size,  pin_->etag,
                        pin_->last_modified, piece_size_, map_->present()};
@@ -368,23 +349,17 @@ download_report download::run() {
             checkpoint();
             last_checkpoint_ns_ = now;
         }
-        if (draw_progress_ && now > last_progress_line_ns_ + 250 * ms) {
-            progress(now, false);
-            last_progress_line_ns_ = now;
-        }
+        progress_.update(now, figures());
         if (phase_ == phase::stopping && slots_.empty())
             break;
         if (phase_ == phase::fetching && map_->complete() && slots_.empty())
             break;
-        if (phase_ == phase::probing && pin_ && map_ && map_->complete() && slots_.empty())
-            break; // an empty file
     }
     return finish();
 }
 
 download_report download::finish() {
-    if (draw_progress_)
-        progress(monotonic_ns(), true);
+    progress_.finish(monotonic_ns(), figures());
     report_.seconds = double(monotonic_ns() - started_ns_) / 1e9;
     report_.size = pin_ ? pin_->size : 0;
     report_.etag = pin_ ? pin_->etag : "";
@@ -425,19 +400,9 @@ download_report download::finish() {
     return report_;
 }
 
-void download::progress(std::uint64_t now, bool last) {
-    if (!map_ && !last)
-        return;
-    double total = pin_ ? double(pin_->size) : 0;
-    double have = map_ ? double(map_->present_bytes()) : 0;
-    double seconds = double(now - started_ns_) / 1e9;
-    double rate = seconds > 0 ? double(report_.bytes_fetched) / seconds : 0;
-    double eta = rate > 0 ? (total - have) / rate : 0;
-    std::fprintf(stderr, "\r%5.1f%%  %8.1f / %.1f MiB  %7.1f MiB/s  ETA %3.0f s  %u conn ",
-                 total > 0 ? 100.0 * have / total : 100.0, have / 1048576, total / 1048576,
-                 rate / 1048576, eta, unsigned(slots_.size()));
-    if (last)
-        std::fputc('\n', stderr);
+progress_bar::figures download::figures() const {
+    return {pin_ ? pin_->size : 0, map_ ? map_->present_bytes() : 0, report_.bytes_fetched,
+            unsigned(slots_.size())};
 }
 
 } // namespace spliced::client

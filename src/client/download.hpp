@@ -11,6 +11,8 @@
 // turns, when it is idle (no operation in flight) and done with — never from inside one of its
 // own callbacks.
 
+#include "origin.hpp"
+#include "progress_bar.hpp"
 #include "spliced/client/downloader.hpp"
 #include "spliced/client/fetch_connection.hpp"
 #include "spliced/client/integrity.hpp"
@@ -27,8 +29,7 @@ namespace spliced::client {
 
 class download final : public fetch_events {
   public:
-    download(const get_options& options, uring::ring& ring, output_file& out,
-             const sockaddr_storage& peer, socklen_t peer_length);
+    download(const get_options& options, uring::ring& ring, output_file& out, origin from);
     download_report run();
 
   private:
@@ -65,13 +66,12 @@ class download final : public fetch_events {
     void checkpoint();
     bool interrupted();
     download_report finish();
-    void progress(std::uint64_t now, bool last);
+    progress_bar::figures figures() const;
 
     const get_options& options_;
     uring::ring& ring_;
     output_file& out_;
-    sockaddr_storage peer_;
-    socklen_t peer_length_;
+    origin origin_;
     std::vector<std::unique_ptr<slot>> slots_;
     phase phase_ = phase::probing;
     std::optional<pinned> pin_;        // set once probed
@@ -87,10 +87,9 @@ class download final : public fetch_events {
     std::uint64_t next_start_ns_ = 0; // backoff: no new connection before this
     std::uint64_t last_checkpoint_ns_ = 0;
     std::uint64_t checkpointed_bytes_ = 0;
-    std::uint64_t last_progress_line_ns_ = 0;
-    bool draw_progress_;
-    download_report report_;
     std::uint64_t started_ns_;
+    progress_bar progress_;
+    download_report report_;
 };
 
 } // namespace spliced::client

@@ -62,7 +62,7 @@ download_report run_download(const get_options& options) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-    download d(options, *ring, *out, peer->first, peer->second);
+    download d(options, *ring, *out, origin(options.url, peer->first, peer->second));
     return d.run();
 }
 

@@ -111,8 +111,6 @@ void fetch_connection::take_head() noexcept {
     body_left_ = target.length;
     body_offset_ = target.offset;
     phase_ = phase::body;
-    if (target.length == 0 && !(head.content_length == 0u))
-        keep_alive_ = false; // a body nobody wants: the connection cannot be reused
     write_body();
 }
 

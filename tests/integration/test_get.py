@@ -176,6 +176,28 @@ class GetTest(unittest.TestCase):
         self.assertIn("locked", err)
         self.assertFalse(os.path.exists(os.path.join(self.out, "f")))
 
+    def test_a_full_disk_fails_before_any_body_byte(self):
+        """FILE.part is reserved with fallocate as soon as the size is known: on a 1 MiB tmpfs a
+        4 MiB download exits 5 (local I/O) without fetching a body byte or retrying, and leaves
+        nothing behind. The tmpfs lives in a private mount namespace of the spliced-get process."""
+        self.write("f", os.urandom(4 << 20))
+        disk = os.path.join(self.out, "disk")
+        os.mkdir(disk)
+        script = ('mount -t tmpfs -o size=1m tmpfs "$0" && cd "$0" || exit 99; "$@"; code=$?; '
+                  'echo "left: [$(ls -A)]" >&2; exit $code')
+        wrap = ["unshare", "--mount", "--map-root-user", "sh", "-c", script, disk]
+        probe = subprocess.run(wrap + ["true"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot mount a tmpfs in a private namespace: " + probe.stderr.strip())
+        p = subprocess.run(wrap + [os.path.abspath(GET), self.base + "f", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        report = json.loads(p.stdout)
+        self.assertEqual((p.returncode, report["exit_code"]), (5, 5), p.stderr)
+        self.assertIn("No space left on device", p.stderr)
+        self.assertNotIn("retrying", p.stderr)
+        self.assertEqual((report["bytes_fetched"], report["retries"]), (0, 0))
+        self.assertIn("left: []", p.stderr)  # FILE.part removed, no FILE, no state file
+
     def test_sigint_saves_the_state_and_exits_130(self):
         size = 24 << 20
         data = os.urandom(size)
