@@ -4,7 +4,7 @@
 // written; whatever arrived out of order is read back (from the page cache) at the end, so a
 // one-connection download is hashed without a second pass.
 
-#include "spliced/client/sha256.hpp"
+#include "spliced/core/sha256.hpp"
 #include "spliced/http/repr_digest.hpp"
 
 #include <cstdint>

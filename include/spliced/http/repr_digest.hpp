@@ -2,15 +2,15 @@
 // RFC 9530 Repr-Digest: a Structured Fields dictionary (RFC 8941 §3.2) of algorithm = byte
 // sequence, e.g. `sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`. Only sha-256 is spoken.
 
-#include <array>
-#include <cstdint>
+#include "spliced/core/sha256.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace spliced::http {
 
-using sha256_digest = std::array<std::uint8_t, 32>;
+using spliced::sha256_digest;
 
 // The sha-256 member of a Repr-Digest field; nullopt when absent or malformed (a member that is
 // not a byte sequence, base64 that does not decode to 32 bytes).

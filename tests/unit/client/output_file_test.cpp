@@ -1,5 +1,4 @@
 #include "spliced/client/output_file.hpp"
-#include "spliced/client/sha256.hpp"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -81,21 +80,4 @@ TEST_CASE("output_file: a second process on the same output is refused as locked
     CHECK(WEXITSTATUS(status) == 0);
     first->discard();
     CHECK_FALSE(fs::exists(dir.path / "f.bin.part"));
-}
-
-TEST_CASE("sha256: known answers, whole and from a file range") {
-    sha256 empty;
-    CHECK(spliced::http::to_hex(empty.finish()) ==
-          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    temp_dir dir;
-    std::ofstream(dir.path / "abc") << "xxabcxx";
-    int fd = ::open((dir.path / "abc").c_str(), O_RDONLY);
-    sha256 h;
-    REQUIRE(hash_file_range(h, fd, 2, 5).has_value());
-    CHECK(h.bytes() == 3);
-    CHECK(spliced::http::to_hex(h.finish()) ==
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    sha256 past_end;
-    CHECK(hash_file_range(past_end, fd, 0, 100).error() == std::errc::io_error);
-    ::close(fd);
 }

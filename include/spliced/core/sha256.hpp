@@ -1,15 +1,17 @@
 #pragma once
-// SHA-256 for spliced-get's integrity checks (--checksum, Repr-Digest), from OpenSSL's libcrypto:
-// the EVP interface picks the CPU's SHA extensions where there are any.
+// SHA-256 from OpenSSL's libcrypto (the EVP interface picks the CPU's SHA extensions where there
+// are any): spliced-get's integrity checks and the server's Repr-Digest (RFC 9530).
 
 #include "spliced/core/result.hpp"
-#include "spliced/http/repr_digest.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
 
-namespace spliced::client {
+namespace spliced {
+
+using sha256_digest = std::array<std::uint8_t, 32>;
 
 class sha256 {
   public:
@@ -20,7 +22,7 @@ class sha256 {
 
     void update(std::span<const std::byte> bytes) noexcept;
     // The digest of everything given; the object is then spent.
-    http::sha256_digest finish() noexcept;
+    sha256_digest finish() noexcept;
     std::uint64_t bytes() const noexcept { return bytes_; }
 
   private:
@@ -32,4 +34,4 @@ class sha256 {
 // Feeds bytes [from, to) of `fd` (read with pread, so the offset of `fd` is not moved) into `h`.
 result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to);
 
-} // namespace spliced::client
+} // namespace spliced

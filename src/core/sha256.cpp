@@ -1,11 +1,11 @@
-#include "spliced/client/sha256.hpp"
+#include "spliced/core/sha256.hpp"
 
 #include <new>
 #include <openssl/evp.h>
 #include <unistd.h>
 #include <vector>
 
-namespace spliced::client {
+namespace spliced {
 
 struct sha256::context {
     EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -26,8 +26,8 @@ void sha256::update(std::span<const std::byte> bytes) noexcept {
     bytes_ += bytes.size();
 }
 
-http::sha256_digest sha256::finish() noexcept {
-    http::sha256_digest out{};
+sha256_digest sha256::finish() noexcept {
+    sha256_digest out{};
     unsigned length = 0;
     EVP_DigestFinal_ex(ctx_->md, out.data(), &length);
     return out;
@@ -50,4 +50,4 @@ result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_
     return {};
 }
 
-} // namespace spliced::client
+} // namespace spliced
