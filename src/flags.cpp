@@ -157,6 +157,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "one line per request (nginx combined format + time, range, completion); '-' is stdout")
         ("precompressed", po::value<std::string>()->value_name("LIST"),
             "serve FILE.br / FILE.gz / FILE.zst instead of FILE when the client accepts it and the sibling is not older, e.g. br,gzip (default: off)")
+        ("digests", po::value<std::string>()->value_name("off|sha-256")->default_value("off"),
+            "send Repr-Digest (RFC 9530) with 200, 206 and HEAD once a file's digest is known: hashed by one background thread, never delaying a response, kept across restarts in the xattr user.spliced.sha256")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'");
     // clang-format on
@@ -241,6 +243,12 @@ void response_flags(server::config& cfg, const po::variables_map& vm) {
         cfg.expires = std::chrono::duration_cast<std::chrono::seconds>(
             duration_in("expires", get("expires"), milliseconds(0), hour * 24 * 3650));
     }
+    if (get("digests") == "sha-256")
+        cfg.digests = true;
+    else if (get("digests") != "off")
+        refuse("digests", "off or sha-256", get("digests"));
+    if (vm.count("test-digest-gate"))
+        cfg.test_digest_gate = get("test-digest-gate");
     if (get("content-disposition") == "attachment")
         cfg.content_disposition_attachment = true;
     else if (get("content-disposition") != "off")
@@ -301,7 +309,8 @@ parsed_flags parse_flags(int argc, char** argv) {
     // tier benchmark (perf/tiers.py) move auto's cut-overs.
     po::options_description hidden;
     hidden.add_options()("test-refuse-splice", "")("test-fail-allocation", "")(
-        "auto-small-max", po::value<std::string>())("auto-copy-max", po::value<std::string>());
+        "test-digest-gate", po::value<std::string>())("auto-small-max", po::value<std::string>())(
+        "auto-copy-max", po::value<std::string>());
     po::options_description all;
     all.add(opts).add(hidden);
     po::positional_options_description positional;

@@ -33,9 +33,12 @@ sha256_digest sha256::finish() noexcept {
     return out;
 }
 
-result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to) {
+result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to,
+                             const std::atomic<bool>* stop) {
     std::vector<std::byte> buffer(1 << 20);
     while (from < to) {
+        if (stop && stop->load(std::memory_order_relaxed))
+            return errno_code(ECANCELED);
         auto want = std::size_t(std::min<std::uint64_t>(buffer.size(), to - from));
         ssize_t n = ::pread(fd, buffer.data(), want, off_t(from));
         if (n < 0 && errno == EINTR)

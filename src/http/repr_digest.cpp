@@ -85,6 +85,31 @@ std::string format_repr_digest(const sha256_digest& digest) {
     return out;
 }
 
+bool repr_digest_wanted(const std::optional<std::string>& want) noexcept {
+    if (!want)
+        return true;
+    std::string_view field = *want;
+    bool listed_any = false;
+    while (!field.empty()) {
+        auto comma = field.find(',');
+        auto member = text::trim_ows(field.substr(0, comma));
+        field = comma == std::string_view::npos ? std::string_view() : field.substr(comma + 1);
+        auto eq = member.find('=');
+        if (eq == std::string_view::npos)
+            return true; // not a dictionary of preferences
+        auto value = member.substr(eq + 1);
+        if (auto semi = value.find(';'); semi != std::string_view::npos)
+            value = value.substr(0, semi);
+        if (value.empty() || value.size() > 2 ||
+            value.find_first_not_of("0123456789") != std::string_view::npos)
+            return true;
+        listed_any = true;
+        if (member.substr(0, eq) == "sha-256")
+            return value.find_first_not_of('0') != std::string_view::npos;
+    }
+    return !listed_any;
+}
+
 std::string to_hex(const sha256_digest& digest) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;

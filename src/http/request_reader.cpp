@@ -2,6 +2,7 @@
 
 #include "text.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -68,6 +69,7 @@ void collect_fields(const beast_http::fields& fields, request_head& h) {
     h.if_modified_since.reset();
     h.if_unmodified_since.reset();
     h.accept_encoding.reset();
+    h.want_repr_digest.reset();
     h.referer.clear();
     h.user_agent.clear();
     bool repeated[4] = {}; // Range, If-Range, If-Modified-Since, If-Unmodified-Since
@@ -100,6 +102,10 @@ void collect_fields(const beast_http::fields& fields, request_head& h) {
             break;
         case beast_http::field::user_agent:
             h.user_agent.assign(f.value());
+            break;
+        case beast_http::field::unknown: // Beast has no constant for the RFC 9530 fields
+            if (boost::beast::iequals(f.name_string(), "want-repr-digest"))
+                take(h.want_repr_digest, f.value(), true, ignored);
             break;
         default:
             break;

@@ -9,9 +9,9 @@
 namespace spliced::server {
 
 event_loop::event_loop(const config& c, uring::ring&& r, buffer_pools&& buffers,
-                       metrics::shard& shard, int root_fd, int log_fd,
+                       metrics::shard& shard, const shared_resources& shared,
                        const loop_controls& controls)
-    : state_(c, std::move(r), std::move(buffers), shard, root_fd, log_fd), controls_(controls),
+    : state_(c, std::move(r), std::move(buffers), shard, shared), controls_(controls),
       acceptor_(state_, controls.listeners, *this) {
     state_.ring.set_observer(&event_loop::observe, &shard);
     connections_.reserve(

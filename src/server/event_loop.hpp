@@ -30,7 +30,7 @@ struct loop_controls {
 class event_loop final : private accept_client {
   public:
     event_loop(const config& c, uring::ring&& r, buffer_pools&& buffers, metrics::shard& shard,
-               int root_fd, int log_fd, const loop_controls& controls);
+               const shared_resources& shared, const loop_controls& controls);
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
 

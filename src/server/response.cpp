@@ -1,7 +1,9 @@
 #include "response.hpp"
 
+#include "spliced/fs/digest_store.hpp"
 #include "spliced/fs/file_identity.hpp"
 #include "spliced/http/mime.hpp"
+#include "spliced/http/repr_digest.hpp"
 #include "worker_state.hpp"
 
 #include <algorithm>
@@ -70,11 +72,24 @@ void response::plan_file(worker_state& w, const http::request_head& req, const o
     }
     if (w.cfg.content_disposition_attachment && plan_.code != http::status::not_modified)
         extra += http::content_disposition_attachment(path);
+    if (w.digests && plan_.code != http::status::not_modified)
+        extra += repr_digest(w, *file.entry, req);
     http::write_file_head(head_, plan_, facts, http::view(w.date), keep_alive, req.version, extra);
     code_ = plan_.code;
     head_bytes_ = head_.bytes();
     body_in_head_ = 0;
     has_body_ = req.method == http::method::get && !plan_.ranges.empty();
+}
+
+// The Repr-Digest line of the version being served, if it is ready and the client did not refuse
+// sha-256; the first response of a version asks the digest thread for it and goes without.
+std::string_view response::repr_digest(worker_state& w, fs::open_file_cache::entry& e,
+                                       const http::request_head& req) noexcept {
+    if (!http::repr_digest_wanted(req.want_repr_digest))
+        return {};
+    if (!e.digest)
+        e.digest = w.digests->request(e.path, e.headers.id, e.dev);
+    return e.digest ? e.digest->field() : std::string_view();
 }
 
 void response::plan_simple(worker_state& w, http::status s, std::string_view extra, bool keep_alive,

@@ -60,6 +60,8 @@ class response {
     void release_file(worker_state& w) noexcept;
 
   private:
+    static std::string_view repr_digest(worker_state& w, fs::open_file_cache::entry& e,
+                                        const http::request_head& req) noexcept;
     http::response_head head_;    // capacity kept across responses: the kernel reads it while sent
     std::string_view head_bytes_; // in head_ or unavailable_
     std::array<char, unavailable_capacity> unavailable_; // plan_unavailable's head

@@ -1,6 +1,7 @@
 #include "spliced/server/server.hpp"
 
 #include "listener.hpp"
+#include "spliced/fs/digest_store.hpp"
 #include "spliced/fs/root.hpp"
 #include "spliced/metrics/exposition.hpp"
 #include "spliced/server/control_plane.hpp"
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <system_error>
@@ -19,6 +21,9 @@
 namespace spliced::server {
 
 namespace {
+
+// Files waiting for their digest; beyond this a file is asked for again on a later response.
+constexpr std::size_t digest_queue_limit = 65536;
 
 std::string url_host(const std::string& host) {
     return host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -108,7 +113,7 @@ metrics::scrape_info scrape_info_for(const config& cfg) {
 
 // One worker per --threads, each with its share of every listener; a worker that cannot start
 // (its ring, its pinned buffers) ends startup with what it was doing.
-void start_workers(const config& cfg, int root_fd, int log_fd,
+void start_workers(const config& cfg, const shared_resources& shared,
                    std::vector<bound_listeners>& listeners, worker_list& workers) {
     const std::uint64_t per_worker = (cfg.max_connections + cfg.threads - 1) / cfg.threads;
     signal_block block;
@@ -116,8 +121,7 @@ void start_workers(const config& cfg, int root_fd, int log_fd,
         std::vector<unique_fd> mine;
         for (auto& l : listeners)
             mine.push_back(std::move(l.per_worker[i]));
-        workers.push_back(
-            std::make_unique<worker>(cfg, root_fd, log_fd, std::move(mine), per_worker));
+        workers.push_back(std::make_unique<worker>(cfg, shared, std::move(mine), per_worker));
         if (auto started = workers.back()->start(); !started)
             throw std::system_error(started.error(), workers.back()->failure() + " (worker " +
                                                          std::to_string(i) + ")");
@@ -156,10 +160,17 @@ int run(const config& cfg) {
     for (const auto& where : cfg.listen)
         listeners.push_back(open_listeners(where, cfg.threads));
 
+    // Declared before the workers: destroyed after they are joined.
+    std::optional<fs::digest_store> digests;
+    if (cfg.digests) {
+        signal_block block; // its thread leaves SIGINT/SIGTERM to the control plane
+        digests.emplace(root->get(), digest_queue_limit, cfg.test_digest_gate);
+    }
+    const shared_resources shared{root->get(), access_log_fd.get(), digests ? &*digests : nullptr};
     worker_list workers;
     metrics::scrape_info info = scrape_info_for(cfg);
     control_plane control(cfg, hooks_for(workers, info));
-    start_workers(cfg, root->get(), access_log_fd.get(), listeners, workers);
+    start_workers(cfg, shared, listeners, workers);
     info.setup_flags = workers.front()->setup_mode();
     report_startup(cfg, info, *workers.front());
 

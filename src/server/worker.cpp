@@ -31,9 +31,9 @@ static result<buffer_pools> register_buffers(uring::ring& r, const config& c) {
     return buffer_pools{std::move(*copy), std::move(*small)};
 }
 
-worker::worker(const config& cfg, int root_fd, int access_log_fd, std::vector<unique_fd> listeners,
+worker::worker(const config& cfg, const shared_resources& shared, std::vector<unique_fd> listeners,
                std::uint64_t max_connections)
-    : cfg_(cfg), root_fd_(root_fd), log_fd_(access_log_fd), listeners_(std::move(listeners)),
+    : cfg_(cfg), shared_(shared), listeners_(std::move(listeners)),
       max_connections_(max_connections), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 worker::~worker() {
@@ -73,7 +73,7 @@ result<void> worker::start() {
         setup_mode_ = r->setup_mode();
         const loop_controls controls{listeners_, max_connections_, wake_fd_.get(), stop_requested_,
                                      drain_requested_};
-        event_loop l(cfg_, std::move(*r), std::move(*pools), shard_, root_fd_, log_fd_, controls);
+        event_loop l(cfg_, std::move(*r), std::move(*pools), shard_, shared_, controls);
         open_file_cache_entries_ = l.open_file_cache_entries();
         shared_recv_buffers_ = l.shared_recv_buffers();
         ready.set_value(result<void>{});

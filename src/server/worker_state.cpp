@@ -38,7 +38,7 @@ std::string cache_headers(const config& cfg, std::int64_t now) {
 } // namespace
 
 worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s,
-                           int root, int log_fd) noexcept
+                           const shared_resources& shared) noexcept
     : cfg(c), ring(std::move(r)), slots(ring.registered_files() - 2 * pipe_budget(c, ring)),
       pipe_slots(2 * pipe_budget(c, ring), ring.registered_files() - 2 * pipe_budget(c, ring)),
       closer(ring, slots),
@@ -47,11 +47,11 @@ worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, m
       pipes(ring, pipe_slots, uring::pipe_pool::effective_pipe_size(c.pipe_size),
             pipe_budget(c, ring)),
       broker(pipes), buffers(std::move(b.copy)), small_buffers(std::move(b.small)),
-      buffer_queue(buffers), small_queue(small_buffers), shard(s), root_fd(root),
-      header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
+      buffer_queue(buffers), small_queue(small_buffers), shard(s), root_fd(shared.root_fd),
+      digests(shared.digests), header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
       send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
-      log(ring, log_fd) {
+      log(ring, shared.access_log_fd) {
     // The pools register the buffers they grow with the ring where it now lives.
     buffers.bind(ring);
     small_buffers.bind(ring);

@@ -6,12 +6,14 @@
 #include "connection.hpp"
 #include "exchange.hpp"
 #include "leases.hpp"
+#include "spliced/fs/digest_store.hpp"
 #include "spliced/fs/open_file_cache.hpp"
 #include "spliced/http/date.hpp"
 #include "spliced/http/file_response.hpp"
 #include "spliced/metrics/shard.hpp"
 #include "spliced/server/config.hpp"
 #include "spliced/server/deadline_list.hpp"
+#include "spliced/server/worker.hpp"
 #include "spliced/uring/pipe_pool.hpp"
 #include "spliced/uring/provided_buffers.hpp"
 #include "spliced/uring/ring.hpp"
@@ -70,8 +72,8 @@ using connection_deadlines = deadline_list<connection, &connection::timer_hook_,
                                            &connection::deadline_ns_, &connection::callbacks_>;
 
 struct worker_state {
-    worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s, int root,
-                 int log_fd) noexcept;
+    worker_state(const config& c, uring::ring&& r, buffer_pools&& b, metrics::shard& s,
+                 const shared_resources& shared) noexcept;
 
     const config& cfg;
     uring::ring ring;
@@ -89,6 +91,7 @@ struct worker_state {
     exchange_pool exchanges;
     metrics::shard& shard;
     int root_fd;
+    fs::digest_store* digests; // --digests off: nullptr
 
     std::uint64_t now_ns = 0;      // monotonic time of this loop turn
     std::int64_t date_second = -1; // the second `date` was formatted for

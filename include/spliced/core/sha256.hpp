@@ -5,6 +5,7 @@
 #include "spliced/core/result.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,6 +33,8 @@ class sha256 {
 };
 
 // Feeds bytes [from, to) of `fd` (read with pread, so the offset of `fd` is not moved) into `h`.
-result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to);
+// EIO if the file ends before `to`; ECANCELED as soon as `*stop` is seen true between reads.
+result<void> hash_file_range(sha256& h, int fd, std::uint64_t from, std::uint64_t to,
+                             const std::atomic<bool>* stop = nullptr);
 
 } // namespace spliced

@@ -20,6 +20,8 @@
 
 namespace spliced::fs {
 
+class digest_ticket;
+
 // What HTTP says about one version of a file, made once when it is opened.
 struct file_headers {
     file_identity id;
@@ -48,6 +50,8 @@ class open_file_cache {
         file_headers headers;
         std::uint64_t checked_ns = 0; // when the path was last confirmed to name this version
         unsigned refs = 0;
+        // --digests: this version's Repr-Digest, asked for when first served (digest_store.hpp)
+        std::shared_ptr<const digest_ticket> digest;
         bool cached = false; // false once evicted or invalidated: closed at the last release
         boost::intrusive::list_member_hook<> lru;
     };

@@ -19,6 +19,13 @@ std::optional<sha256_digest> parse_repr_digest_sha256(std::string_view field) no
 // "sha-256=:BASE64:"
 std::string format_repr_digest(const sha256_digest& digest);
 
+// Whether a response may carry a sha-256 Repr-Digest for a request whose Want-Repr-Digest field
+// (RFC 9530 §4: a dictionary of algorithm = preference 0-10) is `want`: yes when the field is
+// absent, and when present only if it gives sha-256 a preference above 0 (0 means "not
+// acceptable"; a request that lists only other algorithms did not ask for sha-256). A malformed
+// field counts as absent.
+bool repr_digest_wanted(const std::optional<std::string>& want) noexcept;
+
 // Lower-case hex and back (for --checksum sha-256=HEX and logs).
 std::string to_hex(const sha256_digest& digest);
 std::optional<sha256_digest> parse_hex_sha256(std::string_view hex) noexcept;

@@ -31,7 +31,8 @@ struct request_head {
     std::optional<std::string> if_modified_since;
     std::optional<std::string> if_unmodified_since;
     std::optional<std::string> accept_encoding;
-    std::string referer; // for the access log; empty if absent
+    std::optional<std::string> want_repr_digest; // RFC 9530 §4
+    std::string referer;                         // for the access log; empty if absent
     std::string user_agent;
 };
 

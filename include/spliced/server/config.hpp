@@ -48,6 +48,10 @@ struct config {
     std::chrono::milliseconds open_file_cache_valid{1000};
     bool test_refuse_splice = false;   // test hook: every splice behaves as if refused (EINVAL)
     bool test_fail_allocation = false; // test hook: planning a file response runs out of memory
+    // --digests sha-256: Repr-Digest on 200/206/HEAD for files whose digest is ready
+    // (fs/digest_store.hpp).
+    bool digests = false;
+    std::string test_digest_gate; // test hook: hashing waits until this file exists
     transfer_mode transfer = transfer_mode::automatic;
     // auto's cut-overs, chosen from perf/RESULTS.md ("Tiers", 2026-11-26): a body of at most
     // auto_small_max bytes that fits a small buffer beside its head leaves with the head in one

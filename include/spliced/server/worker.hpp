@@ -14,12 +14,23 @@
 #include <thread>
 #include <vector>
 
+namespace spliced::fs {
+class digest_store;
+}
+
 namespace spliced::server {
+
+// What every worker uses and none owns: made by run() before the first worker starts and
+// destroyed after the last one is joined.
+struct shared_resources {
+    int root_fd = -1;                    // the served directory (O_PATH)
+    int access_log_fd = -1;              // -1: no access log
+    fs::digest_store* digests = nullptr; // --digests off: none
+};
 
 class worker {
   public:
-    // `access_log_fd` is shared by every worker and outlives them; -1: no access log.
-    worker(const config& cfg, int root_fd, int access_log_fd, std::vector<unique_fd> listeners,
+    worker(const config& cfg, const shared_resources& shared, std::vector<unique_fd> listeners,
            std::uint64_t max_connections);
     ~worker();
     worker(const worker&) = delete;
@@ -46,8 +57,7 @@ class worker {
 
   private:
     const config& cfg_;
-    int root_fd_;
-    int log_fd_;
+    shared_resources shared_;
     std::vector<unique_fd> listeners_;
     std::uint64_t max_connections_;
     unique_fd wake_fd_; // eventfd the ring reads: a write means "look at the flags"

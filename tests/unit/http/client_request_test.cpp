@@ -50,3 +50,18 @@ TEST_CASE("Repr-Digest: parse, format and hex") {
     CHECK_FALSE(parse_hex_sha256("e3b0"));
     CHECK_FALSE(parse_hex_sha256(std::string(64, 'g')));
 }
+
+TEST_CASE("repr_digest_wanted: absent or sha-256 above 0; 0 or only other algorithms: no") {
+    using spliced::http::repr_digest_wanted;
+    CHECK(repr_digest_wanted(std::nullopt));
+    CHECK(repr_digest_wanted(std::string("sha-256=10")));
+    CHECK(repr_digest_wanted(std::string("sha-512=3, sha-256=1")));
+    CHECK(repr_digest_wanted(std::string("sha-256=5;x=1")));
+    CHECK_FALSE(repr_digest_wanted(std::string("sha-256=0")));
+    CHECK_FALSE(repr_digest_wanted(std::string("sha-256=00")));
+    CHECK_FALSE(repr_digest_wanted(std::string("sha-512=10")));
+    CHECK_FALSE(repr_digest_wanted(std::string("sha-512=10, sha-256=0")));
+    CHECK(repr_digest_wanted(std::string("garbage")));      // malformed: as if absent
+    CHECK(repr_digest_wanted(std::string("sha-256=high"))); // likewise
+    CHECK(repr_digest_wanted(std::string("")));
+}

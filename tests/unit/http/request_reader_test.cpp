@@ -215,3 +215,15 @@ TEST_CASE("20,000 tiny headers are refused as soon as the limit is passed") {
     REQUIRE(o.result == state::error);
     CHECK(o.error == status::header_fields_too_large);
 }
+
+TEST_CASE("Want-Repr-Digest is collected whatever its case, joined when repeated") {
+    request_reader reader(8192);
+    std::string wire = "GET /f HTTP/1.1\r\nHost: h\r\nwant-REPR-digest: sha-512=3\r\n"
+                       "Want-Repr-Digest: sha-256=10\r\n\r\n";
+    REQUIRE(reader.feed(wire).result == state::done);
+    REQUIRE(reader.head().want_repr_digest.has_value());
+    CHECK(*reader.head().want_repr_digest == "sha-512=3, sha-256=10");
+    reader.reset();
+    REQUIRE(reader.feed("GET /f HTTP/1.1\r\nHost: h\r\n\r\n").result == state::done);
+    CHECK_FALSE(reader.head().want_repr_digest.has_value());
+}
