@@ -61,6 +61,7 @@ download::slot* download::slot_of(const fetch_connection& c) {
 void download::start_probe() {
     slot& s = open_slot();
     s.probe = true;
+    s.attempt_ns = monotonic_ns();
     s.connection->start(origin_.probe_request(resume_pin_), false);
 }
 
@@ -76,6 +77,9 @@ fetch_events::body_target download::head_arrived(fetch_connection& c,
     case verdict::empty:
         if (s->probe)
             return pin(*s, result, h);
+        if (h.repr_digest)
+            if (auto digest = http::parse_repr_digest_sha256(*h.repr_digest))
+                integrity_->offer_repr_digest(*digest);
         return {result.offset, result.length};
     case verdict::changed:
         changed();
@@ -194,6 +198,7 @@ bool download::give_job(slot& s) {
     if (!s.job)
         return false;
     s.connection->id = s.job->owner;
+    s.attempt_ns = monotonic_ns();
     s.connection->start(origin_.piece_request(s.job->range, *pin_), false);
     return true;
 }
@@ -221,7 +226,7 @@ void download::failed(fetch_connection& c, int error) noexcept {
 
 void download::note_failure(slot& s, std::string reason) {
     s.dead = true;
-    auto delay = retries_.failed(monotonic_ns(), s.retry_after);
+    auto delay = retries_.failed(monotonic_ns(), s.retry_after, s.attempt_ns);
     report_.retries = retries_.total_failures();
     if (!delay) {
         stop_all(exit_code::network, options_.url_text + ": " + reason + " (gave up after " +
@@ -283,7 +288,9 @@ void download::fill(std::uint64_t now) {
     }
     if (phase_ != phase::fetching || now < next_start_ns_)
         return;
-    while (live < connections_) {
+    // After a failure one connection goes ahead; the others follow once bytes flow again.
+    const unsigned wanted = retries_.recovering() ? 1 : connections_;
+    while (live < wanted) {
         slot& s = open_slot();
         if (!give_job(s)) {
             s.dead = true; // nothing left to hand out; reap() frees it (it never started)

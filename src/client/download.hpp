@@ -41,6 +41,7 @@ class download final : public fetch_events {
         bool dead = false;      // failed or closed: reap() frees it once idle
         bool timed_out = false; // stopped by the stall or connect timeout
         std::optional<std::chrono::seconds> retry_after;
+        std::uint64_t attempt_ns = 0; // when its current request started (retry_policy)
     };
 
     body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;

@@ -10,9 +10,13 @@ retry_policy::retry_policy(unsigned retries, std::chrono::milliseconds max_time,
       last_progress_ns_(now_ns) {}
 
 std::optional<std::chrono::milliseconds>
-retry_policy::failed(std::uint64_t now_ns, std::optional<std::chrono::seconds> retry_after) {
+retry_policy::failed(std::uint64_t now_ns, std::optional<std::chrono::seconds> retry_after,
+                     std::uint64_t attempt_started_ns) {
     ++total_;
-    ++in_a_row_;
+    if (in_a_row_ == 0 || attempt_started_ns > last_counted_ns_) {
+        ++in_a_row_; // otherwise: it was running when the last failure was counted
+        last_counted_ns_ = now_ns;
+    }
     if (in_a_row_ > retries_ || now_ns > last_progress_ns_ + max_time_ns_)
         return std::nullopt;
     if (retry_after)

@@ -1,6 +1,9 @@
 """spliced-get against a real spliced on 127.0.0.1: byte-exact downloads at the sizes that hit
-edges, the documented exit codes, and resuming after SIGKILL — including when the file changed in
-between (never a mix of two versions). Environment: SPLICED_BIN, SPLICED_GET_BIN."""
+edges, the documented exit codes, resuming after SIGKILL — including when the file changed in
+between (never a mix of two versions) — and faults between client and origin (fault_proxy.py):
+resets, early closes, rewritten heads, an origin ignoring Range or restarting, Repr-Digest.
+Environment: SPLICED_BIN, SPLICED_GET_BIN."""
+import base64
 import fcntl
 import hashlib
 import json
@@ -10,10 +13,10 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
+from fault_proxy import FaultProxy
 from harness import Server, offset_pattern, wait_for
 
 GET = os.environ.get("SPLICED_GET_BIN", "build/src/spliced-get")
@@ -22,64 +25,6 @@ PIECE = 65536
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-class ThrottlingProxy:
-    """Relays one TCP connection per client to `port`, sending the server's bytes to the client
-    at about `rate` bytes/s, so that a download lasts long enough to be interrupted."""
-
-    def __init__(self, port, rate):
-        self.upstream, self.rate = port, rate
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.stopped = threading.Event()
-        self.sockets = []
-        self.threads = [threading.Thread(target=self.accept, daemon=True)]
-        self.threads[0].start()
-
-    def accept(self):
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.upstream))
-            self.sockets += [client, server]
-            for src, dst, slow in ((client, server, False), (server, client, True)):
-                t = threading.Thread(target=self.pump, args=(src, dst, slow), daemon=True)
-                t.start()
-                self.threads.append(t)
-
-    def pump(self, src, dst, slow):
-        chunk = 16384
-        try:
-            while not self.stopped.is_set():
-                data = src.recv(chunk)
-                if not data:
-                    break
-                dst.sendall(data)
-                if slow:
-                    time.sleep(len(data) / self.rate)  # pacing, not synchronisation
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.stopped.set()
-        self.listener.close()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(10)
-        for s in self.sockets:
-            s.close()
 
 
 class GetTest(unittest.TestCase):
@@ -209,41 +154,48 @@ class GetTest(unittest.TestCase):
         self.assertEqual(sha256(self.output("f")), sha256(data))
         self.assertGreaterEqual(report["bytes_resumed"], claimed)  # saved again at exit
 
-    def killed_at_40_percent(self, size, connections, sig=signal.SIGKILL):
-        """Starts a download through a slow proxy, SIGKILLs it once its state file claims 40 %,
-        returns the bytes the state file claims. The rerun must use the same URL (the state file
-        is bound to it): self.proxy_url, with the proxy no longer slow."""
-        self.proxy = ThrottlingProxy(self.server.port, rate=4 << 20)
-        self.addCleanup(self.proxy.close)
-        self.proxy_url = "http://127.0.0.1:%d/f" % self.proxy.port
+    def proxy(self, **faults):
+        p = FaultProxy(self.server.port, **faults)
+        self.addCleanup(p.close)
+        return p
+
+    def claimed(self, name="f"):
+        """Bytes the state file of `name` claims are durable."""
         try:
-            url = self.proxy_url
-            p = subprocess.Popen([GET, url, "-n", str(connections), "--piece-size", "1M", "-q"],
-                                 cwd=self.out)
-            state = os.path.join(self.out, "f.part.state")
+            with open(os.path.join(self.out, name + ".part.state")) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return 0
+        total = 0
+        for line in lines:
+            if line.startswith("present "):
+                a, b = map(int, line.split()[1].split("-"))
+                total += b - a + 1
+        return total
 
-            def claimed():
-                try:
-                    with open(state) as f:
-                        lines = f.read().splitlines()
-                except FileNotFoundError:
-                    return 0
-                total = 0
-                for line in lines:
-                    if line.startswith("present "):
-                        a, b = map(int, line.split()[1].split("-"))
-                        total += b - a + 1
-                return total
+    def slow_download(self, connections, *args, rate=4 << 20):
+        """Starts a download of /f through a proxy slowed to `rate` bytes/s per connection;
+        returns the process. The proxy (self.slow) keeps its URL (the state file is bound to it)
+        and can be sped up."""
+        self.slow = self.proxy(rate=rate)
+        self.proxy_url = self.slow.url("/f")
+        return subprocess.Popen([GET, self.proxy_url, "-n", str(connections), "--piece-size", "1M",
+                                 "-q", *args], cwd=self.out, stdout=subprocess.PIPE, text=True)
 
-            wait_for(lambda: claimed() >= 0.4 * size or p.poll() is not None, 60,
+    def killed_at_40_percent(self, size, connections, sig=signal.SIGKILL):
+        """Starts a slow download, signals it once its state file claims 40 %, returns the bytes
+        the state file claims. The rerun must use self.proxy_url, now no longer slow."""
+        p = self.slow_download(connections)
+        try:
+            wait_for(lambda: self.claimed() >= 0.4 * size or p.poll() is not None, 60,
                      "the state file to claim 40 %")
             p.send_signal(sig)
-            p.wait(30)
+            p.communicate(timeout=30)
             expected = -signal.SIGKILL if sig == signal.SIGKILL else 128 + sig
             self.assertEqual(p.returncode, expected, "finished before the signal")
-            return claimed()
+            return self.claimed()
         finally:
-            self.proxy.rate = 1 << 40
+            self.slow.rate = None
 
     def test_resume_after_sigkill_fetches_only_what_is_missing(self):
         size = 24 << 20
@@ -280,6 +232,136 @@ class GetTest(unittest.TestCase):
         self.assertEqual(sha256(self.output("f")), sha256(new))
         self.assertEqual(report["bytes_resumed"], 0)
         self.assertEqual(self.left_over(), [])
+
+    def exact(self, report, err, data, name="f"):
+        self.assertEqual(report["exit_code"], 0, err)
+        self.assertEqual(sha256(self.output(name)), sha256(data))
+        self.assertEqual(self.left_over(), [])
+
+    def test_resets_and_early_closes_are_retried_and_the_file_is_exact(self):
+        data = os.urandom(8 << 20)
+        self.write("f", data)
+        cases = [("reset", 2, 300_000), ("close", 1, 800_000), ("reset", 3, 0),
+                 ("close", 4, 1_500_000)]
+        for fault, connection, after in cases:
+            with self.subTest(fault=fault, connection=connection, after=after):
+                proxy = self.proxy(fault=fault, fault_connection=connection, fault_after=after)
+                code, report, err = self.get_json(proxy.url("/f"), "-n", "4", "--piece-size",
+                                                  "1M", "-f")
+                self.exact(report, err, data)
+                self.assertEqual(proxy.faults_done, 1)
+                self.assertGreaterEqual(report["retries"], 1)
+                self.assertEqual(report["restarts"], 0)
+
+    def test_a_rewritten_content_range_is_rejected_never_written(self):
+        data = os.urandom(8 << 20)
+        self.write("f", data)
+
+        def shift(head, connection, index):  # the second connection's first piece is moved
+            if connection != 2 or index != 0:
+                return head
+            lines = head.split(b"\r\n")
+            for i, line in enumerate(lines):
+                if line.lower().startswith(b"content-range: bytes "):
+                    span, total = line.split(b" ")[2].split(b"/")
+                    first, last = map(int, span.split(b"-"))
+                    lines[i] = b"Content-Range: bytes %d-%d/%s" % (first + 1, last + 1, total)
+            return b"\r\n".join(lines)
+
+        proxy = self.proxy(rewrite_response=shift)
+        code, report, err = self.get_json(proxy.url("/f"), "-n", "4", "--piece-size", "1M")
+        self.exact(report, err, data)
+        self.assertGreaterEqual(report["retries"], 1)
+        self.assertIn("unexpected response", err)
+
+    def test_an_origin_that_ignores_range_is_read_as_one_stream(self):
+        data = os.urandom(3 << 20)
+        self.write("f", data)
+
+        def strip_range(head):
+            return b"\r\n".join(l for l in head.split(b"\r\n")
+                                 if not l.lower().startswith((b"range:", b"if-range:")))
+
+        proxy = self.proxy(rewrite_request=strip_range)
+        code, report, err = self.get_json(proxy.url("/f"), "-n", "4", "--require-resume")
+        self.assertEqual(code, 10, err)
+        self.assertIn("ignores Range", err)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "f")))
+        proxy = self.proxy(rewrite_request=strip_range)
+        code, report, err = self.get_json(proxy.url("/f"), "-n", "4")
+        self.exact(report, err, data)
+        self.assertEqual(report["bytes_fetched"], len(data))
+        self.assertEqual(proxy.connections, 1)  # one stream from byte 0
+
+    def test_repr_digest_is_verified_and_a_forged_one_fails(self):
+        data = os.urandom(5 << 20)
+        self.write("f", data)
+        code, err = self.server.stop()
+        self.assertEqual(code, 0, err)
+        self.server = Server(self.root, "--digests", "sha-256", threads=1)
+        url = "http://127.0.0.1:%d/f" % self.server.port
+        wait_for(lambda: self.server.get("/f", method="HEAD")[1].get("repr-digest"), 20,
+                 "the origin to have the digest")
+        code, report, err = self.get_json(url, "-n", "4", "--piece-size", "1M")
+        self.exact(report, err, data)
+        self.assertEqual(report["integrity"], "repr-digest")
+
+        forged = "sha-256=:%s:" % base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+
+        def forge(head, connection, index):
+            lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"repr-digest:")]
+            lines.insert(1, b"Repr-Digest: " + forged.encode())
+            return b"\r\n".join(lines)
+
+        proxy = self.proxy(rewrite_response=forge)
+        code, report, err = self.get_json(proxy.url("/f"), "-o", "g", "-n", "4")
+        self.assertEqual((code, report["integrity"]), (9, "repr-digest"), err)
+        self.assertEqual(report["sha256"], sha256(data))
+        self.assertFalse(os.path.exists(os.path.join(self.out, "g")))
+        self.assertEqual(self.left_over(), [])
+
+    def restart_server(self, port):
+        self.server = Server(self.root, "--listen", "127.0.0.1:%d" % port, threads=1)
+
+    def test_an_origin_restarted_3_s_later_is_waited_for(self):
+        size = 24 << 20
+        data = os.urandom(size)
+        self.write("f", data)
+        port = self.server.port
+        # Eight connections cut at once by one outage must count as one failure, not eight.
+        p = self.slow_download(8, "--json", rate=1 << 20)
+        wait_for(lambda: self.claimed() >= 0.25 * size or p.poll() is not None, 60,
+                 "a quarter of the file")
+        self.assertIsNone(p.poll(), "finished before the origin was stopped")
+        self.server.stop(signal.SIGKILL)
+        time.sleep(3)  # the outage being tested, not a wait for anything
+        self.restart_server(port)
+        self.slow.rate = None
+        out, _ = p.communicate(timeout=120)
+        report = json.loads(out)
+        self.exact(report, "", data)
+        self.assertGreaterEqual(report["retries"], 1)
+        self.assertEqual(report["restarts"], 0)  # the same file: same ETag after the restart
+
+    def test_an_origin_down_longer_than_retry_max_time_ends_with_6_and_resumes_later(self):
+        size = 24 << 20
+        data = os.urandom(size)
+        self.write("f", data)
+        port = self.server.port
+        p = self.slow_download(4, "--json", "--retry-max-time", "2s")
+        wait_for(lambda: self.claimed() >= 0.25 * size or p.poll() is not None, 60,
+                 "a quarter of the file")
+        self.server.stop(signal.SIGKILL)
+        out, _ = p.communicate(timeout=60)
+        report = json.loads(out)
+        self.assertEqual((p.returncode, report["exit_code"]), (6, 6), out)
+        claimed = self.claimed()
+        self.assertGreater(claimed, 0)  # the state was kept for a later run
+        self.restart_server(port)
+        self.slow.rate = None
+        code, report, err = self.get_json(self.proxy_url)
+        self.exact(report, err, data)
+        self.assertEqual(report["bytes_resumed"], claimed)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ class integrity {
     integrity(std::optional<http::sha256_digest> checksum,
               std::optional<http::sha256_digest> repr_digest, bool always);
 
+    // A Repr-Digest on a later response of the pinned version (the origin may not have had it
+    // ready for the first). The first one offered is the one checked against, unless --checksum
+    // was given; a different one later means the origin contradicts itself, and verify() fails.
+    void offer_repr_digest(const http::sha256_digest& digest) noexcept;
+
     // `bytes` were written at `offset`.
     void written(std::uint64_t offset, std::span<const std::byte> bytes) noexcept;
 
@@ -37,7 +42,9 @@ class integrity {
   private:
     std::optional<http::sha256_digest> expected_;
     std::string method_ = "none";
-    std::unique_ptr<sha256> hash_; // over [0, frontier_); null when nothing is wanted
+    bool contradicted_ = false;
+    bool hashing_;                 // something to compare against, or --json wants the sum
+    std::unique_ptr<sha256> hash_; // over [0, frontier_) while hashing_
     std::uint64_t frontier_ = 0;
 };
 
