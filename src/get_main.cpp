@@ -51,11 +51,12 @@ void print_json(const client::get_options& o, const client::download_report& r) 
     std::printf("{\"url\": \"%s\", \"output\": \"%s\", \"size\": %llu, \"sha256\": \"%s\", "
                 "\"etag\": \"%s\", \"integrity\": \"%s\", \"bytes_fetched\": %llu, "
                 "\"bytes_resumed\": %llu, \"retries\": %u, \"restarts\": %u, "
-                "\"seconds\": %.3f, \"exit_code\": %d, \"error\": \"%s\"}\n",
+                "\"unchanged\": %s, \"seconds\": %.3f, \"exit_code\": %d, \"error\": \"%s\"}\n",
                 json_escape(o.url_text).c_str(), json_escape(o.output).c_str(),
                 (unsigned long long)r.size, r.sha256.c_str(), json_escape(r.etag).c_str(),
                 r.integrity.c_str(), (unsigned long long)r.bytes_fetched,
-                (unsigned long long)r.bytes_resumed, r.retries, r.restarts, r.seconds, int(r.code),
+                (unsigned long long)r.bytes_resumed, r.retries, r.restarts,
+                r.unchanged ? "true" : "false", r.seconds, int(r.code),
                 json_escape(r.message).c_str());
 }
 
@@ -76,6 +77,7 @@ client::get_options parse(int argc, char** argv) {
         ("stall-timeout", po::value<std::string>()->default_value("30s"), "a busy connection with no byte for this long is retried")
         ("on-change", po::value<std::string>()->default_value("restart"), "the file changed on the origin: restart (start over) or fail (exit 8)")
         ("require-resume", "exit 10 instead of refetching from 0 when the origin ignores Range")
+        ("if-changed", "fetch only if the origin's file is not the one FILE was last downloaded as (its ETag, kept in FILE's xattr user.spliced.etag, else FILE's mtime, set to the origin's Last-Modified): exit 0 without a body when unchanged; replaces FILE when changed")
         ("checksum", po::value<std::string>(), "sha-256=HEX: verify the result (exit 9 and keep nothing on mismatch)")
         ("force,f", "replace FILE if it exists")
         ("quiet,q", "print nothing but errors")
@@ -140,6 +142,7 @@ client::get_options parse(int argc, char** argv) {
         refuse("--on-change: '" + change + "' is not restart or fail");
     o.change = change == "fail" ? client::on_change::fail : client::on_change::restart;
     o.require_resume = vm.count("require-resume") > 0;
+    o.if_changed = vm.count("if-changed") > 0;
     if (vm.count("checksum")) {
         auto text = vm["checksum"].as<std::string>();
         auto digest =

@@ -2,6 +2,7 @@
 
 #include "spliced/client/resume_state.hpp"
 #include "spliced/core/clock.hpp"
+#include "spliced/http/conditional.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -37,7 +38,12 @@ void download::load_state() {
         resume_pin_ = pinned{s.size, s.etag, s.last_modified, true};
         resume_present_ = s.present;
         piece_size_ = s.piece_size;
-        return;
+        return; // a resumed download is finished whatever --if-changed says
+    }
+    if (options_.if_changed) {
+        auto v = out_.previous();
+        if (!v.etag.empty() || v.modified)
+            previous_ = v;
     }
     // No state, another URL's, or a FILE.part it does not describe: nothing of it is trusted.
     (void)out_.clear();
@@ -62,7 +68,8 @@ void download::start_probe() {
     slot& s = open_slot();
     s.probe = true;
     s.attempt_ns = monotonic_ns();
-    s.connection->start(origin_.probe_request(resume_pin_), false);
+    s.connection->start(origin_.probe_request(resume_pin_, previous_ ? &*previous_ : nullptr),
+                        false);
 }
 
 fetch_events::body_target download::head_arrived(fetch_connection& c,
@@ -84,6 +91,14 @@ fetch_events::body_target download::head_arrived(fetch_connection& c,
     case verdict::changed:
         changed();
         return {};
+    case verdict::unchanged:
+        if (!s->probe || !previous_) {
+            note_failure(*s, "unexpected 304 Not Modified");
+            return {};
+        }
+        unchanged_ = true;
+        stop_all(exit_code::ok, "");
+        return {};
     case verdict::retry:
         s->retry_after = result.retry_after;
         note_failure(*s, "HTTP " + std::to_string(h.status));
@@ -100,6 +115,7 @@ fetch_events::body_target download::head_arrived(fetch_connection& c,
 
 fetch_events::body_target download::pin(slot& s, const check& c, const http::response_head& h) {
     pin_ = c.pin;
+    modified_ = h.last_modified ? http::parse_http_date(*h.last_modified) : std::nullopt;
     std::optional<http::sha256_digest> repr_digest;
     if (h.repr_digest)
         repr_digest = http::parse_repr_digest_sha256(*h.repr_digest);
@@ -257,6 +273,7 @@ void download::changed() {
     }
     pin_.reset();
     resume_pin_.reset();
+    previous_.reset();
     resume_present_.clear();
     map_.reset();
     integrity_.reset();
@@ -371,6 +388,12 @@ download_report download::finish() {
     report_.size = pin_ ? pin_->size : 0;
     report_.etag = pin_ ? pin_->etag : "";
     report_.integrity = "none";
+    if (unchanged_) { // FILE is current: it stays as it is, and FILE.part goes
+        out_.discard();
+        report_.unchanged = true;
+        report_.code = exit_code::ok;
+        return report_;
+    }
     if (code_ != exit_code::ok) {
         if (map_ && map_->present_bytes() > 0)
             checkpoint();
@@ -397,7 +420,7 @@ download_report download::finish() {
             return report_;
         }
     }
-    if (auto committed = out_.commit(); !committed) {
+    if (auto committed = out_.commit({pin_->etag, modified_}); !committed) {
         bool exists = committed.error() == std::errc::file_exists;
         report_.code = exists ? exit_code::exists : exit_code::local_io;
         report_.message = options_.output + ": " + committed.error().message();

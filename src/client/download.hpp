@@ -79,6 +79,9 @@ class download final : public fetch_events {
     std::optional<pinned> resume_pin_; // from the state file
     std::vector<http::byte_range> resume_present_;
     std::optional<piece_map> map_;
+    std::optional<output_file::validators> previous_; // --if-changed: the last download's
+    std::optional<std::int64_t> modified_;            // the origin's Last-Modified, for FILE
+    bool unchanged_ = false;                          // --if-changed and the origin said 304
     std::uint64_t piece_size_ = 0;
     unsigned connections_;
     std::optional<integrity> integrity_; // set when pinned

@@ -40,7 +40,7 @@ download_report run_download(const get_options& options) {
     auto peer = resolve(options.url);
     if (!peer)
         return early(exit_code::network, "cannot resolve " + options.url.host);
-    auto out = output_file::open(options.output, options.force);
+    auto out = output_file::open(options.output, options.force || options.if_changed);
     if (!out) {
         auto e = out.error();
         if (e == std::errc::operation_would_block)

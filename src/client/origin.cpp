@@ -1,6 +1,7 @@
 #include "origin.hpp"
 
 #include "spliced/http/client_request.hpp"
+#include "spliced/http/date.hpp"
 
 namespace spliced::client {
 
@@ -16,12 +17,17 @@ http::client_request get(const http::url& url) {
 
 } // namespace
 
-std::string origin::probe_request(const std::optional<pinned>& resuming) const {
+std::string origin::probe_request(const std::optional<pinned>& resuming,
+                                  const output_file::validators* previous) const {
     auto r = get(url_);
     r.range = http::byte_range{0, 0};
     r.want_repr_digest = true;
     if (resuming)
         r.if_range = !resuming->etag.empty() ? resuming->etag : resuming->last_modified;
+    else if (previous && !previous->etag.empty())
+        r.if_none_match = previous->etag;
+    else if (previous && previous->modified)
+        r.if_modified_since = std::string(http::view(http::format_http_date(*previous->modified)));
     return http::write_request(r);
 }
 

@@ -5,6 +5,7 @@
 // If-Unmodified-Since when only a strong date is pinned), so a changed file answers 412 or 200
 // instead of bytes of another version.
 
+#include "spliced/client/output_file.hpp"
 #include "spliced/client/response_check.hpp"
 #include "spliced/http/byte_range.hpp"
 #include "spliced/http/url.hpp"
@@ -21,7 +22,10 @@ class origin {
     origin(http::url url, const sockaddr_storage& peer, socklen_t peer_length)
         : url_(std::move(url)), peer_(peer), peer_length_(peer_length) {}
 
-    std::string probe_request(const std::optional<pinned>& resuming) const;
+    // `previous`: --if-changed's record of the last download (If-None-Match, or
+    // If-Modified-Since when it has no ETag); never together with `resuming`.
+    std::string probe_request(const std::optional<pinned>& resuming,
+                              const output_file::validators* previous = nullptr) const;
     std::string piece_request(const http::byte_range& range, const pinned& pin) const;
 
     const http::url& url() const noexcept { return url_; }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace spliced::client {
@@ -11,6 +12,7 @@ namespace spliced::client {
 namespace {
 constexpr int lock_attempts = 40; // × 50 ms: 2 s for a killed run's ring to let go
 constexpr useconds_t lock_retry_us = 50'000;
+constexpr const char* etag_xattr = "user.spliced.etag";
 } // namespace
 
 result<output_file> output_file::open(const std::string& path, bool replace) {
@@ -77,7 +79,29 @@ result<void> output_file::clear() {
     return {};
 }
 
-result<void> output_file::commit() {
+output_file::validators output_file::previous() const {
+    validators v;
+    unique_fd file(::openat(dir_.get(), name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st {};
+    if (!file || ::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return v;
+    v.modified = st.st_mtim.tv_sec;
+    char etag[256];
+    ssize_t n = ::fgetxattr(file.get(), etag_xattr, etag, sizeof etag);
+    if (n > 0)
+        v.etag.assign(etag, std::size_t(n));
+    return v;
+}
+
+result<void> output_file::commit(const validators& v) {
+    if (v.modified) {
+        const timespec times[2] = {{0, UTIME_OMIT}, {*v.modified, 0}};
+        ::futimens(part_.get(), times);
+    }
+    if (!v.etag.empty())
+        ::fsetxattr(part_.get(), etag_xattr, v.etag.data(), v.etag.size(), 0);
+    else
+        ::fremovexattr(part_.get(), etag_xattr); // a FILE.part reused from another version
     if (::fsync(part_.get()) != 0)
         return errno_code(errno);
     unsigned flags = replace_ ? 0 : RENAME_NOREPLACE;

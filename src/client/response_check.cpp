@@ -34,6 +34,8 @@ check status_only(const http::response_head& h) {
             out.retry_after = parse_retry_after(*h.retry_after, 0);
     } else if (h.status == 412) {
         out.what = verdict::changed;
+    } else if (h.status == 304) {
+        out.what = verdict::unchanged;
     } else {
         out.what = h.status >= 400 ? verdict::refused : verdict::malformed;
     }

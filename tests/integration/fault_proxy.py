@@ -41,6 +41,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.connections = 0
         self.faults_done = 0
+        self.bytes_to_client = 0  # response bytes relayed, heads included
         self.sockets = []
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.threads[0].start()
@@ -130,6 +131,8 @@ class FaultProxy:
                     break
                 client.sendall(out)
                 sent += len(out)
+                with self.lock:
+                    self.bytes_to_client += len(out)
                 if self.rate:
                     time.sleep(len(out) / self.rate)  # pacing the link, not synchronisation
         except OSError:

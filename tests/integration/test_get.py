@@ -41,8 +41,10 @@ class GetTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
 
     def write(self, name, data):
-        with open(os.path.join(self.root, name), "wb") as f:
+        path = os.path.join(self.root, name)
+        with open(path, "wb") as f:
             f.write(data)
+        return path
 
     def get(self, *args, timeout=120):
         p = subprocess.run([GET, *args], cwd=self.out, capture_output=True, text=True,
@@ -319,6 +321,58 @@ class GetTest(unittest.TestCase):
         self.assertEqual(report["sha256"], sha256(data))
         self.assertFalse(os.path.exists(os.path.join(self.out, "g")))
         self.assertEqual(self.left_over(), [])
+
+    def test_if_changed_transfers_no_body_while_the_file_is_the_same(self):
+        data = os.urandom(1 << 20)
+        served = self.write("f", data)
+        proxy = self.proxy()
+        code, report, err = self.get_json(proxy.url("/f"), "--if-changed")
+        self.exact(report, err, data)
+        self.assertFalse(report["unchanged"])
+        saved = os.path.join(self.out, "f")
+        self.assertEqual(int(os.stat(saved).st_mtime), int(os.stat(served).st_mtime))
+        for record in ("etag", "mtime"):
+            with self.subTest(record=record):
+                if record == "mtime":  # as after a copy that lost the xattr
+                    try:
+                        os.removexattr(saved, "user.spliced.etag")
+                    except OSError as e:
+                        self.skipTest("no user xattrs here: %s" % e)
+                before = proxy.bytes_to_client
+                code, report, err = self.get_json(proxy.url("/f"), "--if-changed")
+                self.assertEqual((code, report["unchanged"], report["bytes_fetched"]),
+                                 (0, True, 0), err)
+                self.assertLess(proxy.bytes_to_client - before, 1024)  # one 304 head
+                self.exact(report, err, data)
+        old_etag = self.server.get("/f", method="HEAD")[1]["etag"]
+        new = os.urandom(1 << 20)
+        with open(served + ".new", "wb") as f:
+            f.write(new)
+        os.utime(served + ".new", (time.time() + 10, time.time() + 10))
+        os.rename(served + ".new", served)
+        wait_for(lambda: self.server.get("/f", method="HEAD")[1]["etag"] != old_etag, 10,
+                 "spliced to notice the new file")
+        code, report, err = self.get_json(proxy.url("/f"), "--if-changed")
+        self.exact(report, err, new)
+        self.assertFalse(report["unchanged"])
+
+    def test_a_progress_bar_on_a_terminal_only(self):
+        self.write("f", os.urandom(2 << 20))
+        if not shutil.which("script"):
+            self.skipTest("script(1) (util-linux) is missing")
+
+        def on_a_pty(*args):  # script(1) gives the command a pseudo-terminal for stdio
+            command = " ".join([os.path.abspath(GET), self.base + "f", "-f", *args])
+            p = subprocess.run(["script", "-qefc", command, "/dev/null"], cwd=self.out,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            return p.stdout
+
+        shown = on_a_pty()
+        self.assertRegex(shown, r"100\.0%\s+2\.0 / 2\.0 MiB\s+[0-9.]+ MiB/s\s+ETA")
+        self.assertNotIn("MiB/s", on_a_pty("-q"))
+        code, out, err = self.get(self.base + "f", "-f")  # stderr is a pipe: nothing at all
+        self.assertEqual((code, out, err), (0, "", ""))
 
     def restart_server(self, port):
         self.server = Server(self.root, "--listen", "127.0.0.1:%d" % port, threads=1)

@@ -19,6 +19,7 @@ struct download_report {
     std::uint64_t bytes_resumed = 0;
     unsigned retries = 0;
     unsigned restarts = 0;
+    bool unchanged = false; // --if-changed: the origin answered 304, FILE was left alone
     double seconds = 0;
 };
 

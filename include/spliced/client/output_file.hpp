@@ -9,6 +9,7 @@
 #include "spliced/core/unique_fd.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace spliced::client {
@@ -36,9 +37,19 @@ class output_file {
     result<void> reserve(std::uint64_t size);
     // Throws away what FILE.part holds (a restart after the server's file changed).
     result<void> clear();
-    // fsync, rename FILE.part to FILE, fsync the directory, remove the state file. Afterwards the
-    // object owns nothing but the (renamed) descriptor.
-    result<void> commit();
+    // What FILE's last download recorded of the origin's version (for --if-changed): the ETag
+    // kept in FILE's xattr user.spliced.etag and FILE's mtime (which commit() set to the origin's
+    // Last-Modified). Empty / nullopt when FILE is missing or has no such record.
+    struct validators {
+        std::string etag;
+        std::optional<std::int64_t> modified; // Unix seconds
+    };
+    validators previous() const;
+
+    // Records `v` on FILE.part (best effort: a file system without user xattrs keeps the mtime
+    // only), then fsync, rename FILE.part to FILE, fsync the directory, remove the state file.
+    // Afterwards the object owns nothing but the (renamed) descriptor.
+    result<void> commit(const validators& v = {});
     // Removes FILE.part and its state file (a download that must not be kept).
     void discard() noexcept;
 

@@ -27,6 +27,7 @@ enum class verdict {
     whole,     // 200: the origin ignored Range; the body is the whole file from 0
     empty,     // the file is empty (416 "bytes */0" or a 200 of length 0)
     changed,   // the file is no longer the pinned one (412, other validators or size)
+    unchanged, // 304: the file is still the one of the last run (--if-changed asked)
     retry,     // try again later (408, 429, 5xx listed in the issue; honour retry_after)
     refused,   // a final HTTP error (404, 403, …): not retried
     malformed, // the head contradicts what was asked (wrong Content-Range, length, …)

@@ -79,6 +79,7 @@ TEST_CASE("check_probe: the table") {
         {"404", status(404), std::nullopt, verdict::refused},
         {"403", status(403), std::nullopt, verdict::refused},
         {"301", status(301), std::nullopt, verdict::malformed},
+        {"304", status(304), std::nullopt, verdict::unchanged},
     };
     for (const auto& r : rows) {
         CAPTURE(r.name);
