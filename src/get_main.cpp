@@ -75,6 +75,7 @@ client::get_options parse(int argc, char** argv) {
         ("retry-max-time", po::value<std::string>()->default_value("60s"), "give up after this long without progress")
         ("connect-timeout", po::value<std::string>()->default_value("10s"), "for each connection attempt")
         ("stall-timeout", po::value<std::string>()->default_value("30s"), "a busy connection with no byte for this long is retried")
+        ("limit-rate", po::value<std::string>(), "at most RATE bytes/s over all connections (e.g. 500k, 20M)")
         ("on-change", po::value<std::string>()->default_value("restart"), "the file changed on the origin: restart (start over) or fail (exit 8)")
         ("require-resume", "exit 10 instead of refetching from 0 when the origin ignores Range")
         ("if-changed", "fetch only if the origin's file is not the one FILE was last downloaded as (its ETag, kept in FILE's xattr user.spliced.etag, else FILE's mtime, set to the origin's Last-Modified): exit 0 without a body when unchanged; replaces FILE when changed")
@@ -132,6 +133,13 @@ client::get_options parse(int argc, char** argv) {
         if (!p || *p < 1)
             refuse("--piece-size: '" + vm["piece-size"].as<std::string>() + "' is not a size");
         o.piece_size = *p;
+    }
+    if (vm.count("limit-rate")) {
+        auto r = parse_size(vm["limit-rate"].as<std::string>());
+        if (!r || *r < 1024)
+            refuse("--limit-rate: '" + vm["limit-rate"].as<std::string>() +
+                   "' is not a rate of at least 1k bytes/s");
+        o.limit_rate = *r;
     }
     o.retries = vm["retries"].as<unsigned>();
     o.retry_max_time = duration_flag(vm, "retry-max-time");

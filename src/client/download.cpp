@@ -168,8 +168,35 @@ std::uint64_t download::may_write(fetch_connection& c, std::uint64_t offset) noe
     return *limit - offset + 1;
 }
 
+std::uint64_t download::receive_allowance(fetch_connection&) noexcept {
+    if (options_.limit_rate == 0)
+        return ~std::uint64_t(0);
+    return rate_tokens_ > 0 ? std::uint64_t(rate_tokens_) : 0;
+}
+
+// Refills the bucket at --limit-rate (at most a tenth of a second's worth banked, so a pause
+// is never followed by a burst) and wakes the connections it paused.
+void download::pace(std::uint64_t now) {
+    if (options_.limit_rate == 0)
+        return;
+    const auto rate = std::int64_t(options_.limit_rate);
+    const std::int64_t most = std::max<std::int64_t>(rate / 10, 4096);
+    if (rate_refilled_ns_ == 0)
+        rate_tokens_ = most;
+    else
+        rate_tokens_ = std::min(most, rate_tokens_ + std::int64_t(double(now - rate_refilled_ns_) *
+                                                                  double(rate) / 1e9));
+    rate_refilled_ns_ = now;
+    if (rate_tokens_ <= 0)
+        return;
+    for (auto& s : slots_)
+        if (s->connection->paused())
+            s->connection->resume();
+}
+
 void download::written(fetch_connection& c, std::uint64_t offset,
                        std::span<const std::byte> bytes) noexcept {
+    rate_tokens_ -= std::int64_t(bytes.size());
     slot* s = slot_of(c);
     std::uint64_t taken = bytes.size();
     if (s && !s->probe)
@@ -364,8 +391,10 @@ download_report download::run() {
         auto now = monotonic_ns();
         interrupted();
         fill(now);
+        pace(now);
         watch_timeouts(now);
-        ring_.run_once(std::chrono::milliseconds(50));
+        // Paused connections wait for the bucket: wake up as often as it refills usefully.
+        ring_.run_once(std::chrono::milliseconds(options_.limit_rate ? 10 : 50));
         reap();
         now = monotonic_ns();
         if (map_ && map_->present_bytes() != checkpointed_bytes_ &&

@@ -46,6 +46,7 @@ class download final : public fetch_events {
 
     body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;
     std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept override;
+    std::uint64_t receive_allowance(fetch_connection& c) noexcept override;
     void written(fetch_connection& c, std::uint64_t offset,
                  std::span<const std::byte> bytes) noexcept override;
     void response_done(fetch_connection& c, bool reusable) noexcept override;
@@ -61,6 +62,7 @@ class download final : public fetch_events {
     void fill(std::uint64_t now);
     void watch_timeouts(std::uint64_t now);
     void reap();
+    void pace(std::uint64_t now);
     void note_failure(slot& s, std::string reason);
     void changed();
     void stop_all(exit_code code, std::string message);
@@ -92,6 +94,10 @@ class download final : public fetch_events {
     std::uint64_t last_checkpoint_ns_ = 0;
     std::uint64_t checkpointed_bytes_ = 0;
     std::uint64_t started_ns_;
+    // --limit-rate: a token bucket of bytes; it may go below zero when several connections spend
+    // one allowance at once, and then pauses them all until it is refilled.
+    std::int64_t rate_tokens_ = 0;
+    std::uint64_t rate_refilled_ns_ = 0;
     progress_bar progress_;
     download_report report_;
 };

@@ -45,7 +45,16 @@ void fetch_connection::start(std::string request, bool head_request) noexcept {
 }
 
 void fetch_connection::stop() noexcept {
+    paused_ = false;
     fail(-ECANCELED);
+}
+
+void fetch_connection::resume() noexcept {
+    if (!paused_ || stopping_)
+        return;
+    paused_ = false;
+    last_progress_ns_ = monotonic_ns(); // the pause was ours, not a stall of the peer
+    receive();
 }
 
 void fetch_connection::on_connect(int res, std::uint32_t) noexcept {
@@ -76,8 +85,16 @@ void fetch_connection::on_send(int res, std::uint32_t) noexcept {
 void fetch_connection::receive() noexcept {
     if (filled_ == buffer_size_)
         return fail(-EPROTO); // a head larger than the buffer (the reader's limit is smaller)
-    io_uring_prep_recv(&recv_op_.sqe(), socket_.get(), buffer_.get() + filled_,
-                       buffer_size_ - filled_, 0);
+    std::size_t room = buffer_size_ - filled_;
+    if (phase_ == phase::body) {
+        auto allowed = events_.receive_allowance(*this);
+        if (allowed == 0) {
+            paused_ = true;
+            return;
+        }
+        room = std::size_t(std::min<std::uint64_t>(room, allowed));
+    }
+    io_uring_prep_recv(&recv_op_.sqe(), socket_.get(), buffer_.get() + filled_, room, 0);
     ring_.push(recv_op_);
 }
 

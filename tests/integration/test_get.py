@@ -374,6 +374,18 @@ class GetTest(unittest.TestCase):
         code, out, err = self.get(self.base + "f", "-f")  # stderr is a pipe: nothing at all
         self.assertEqual((code, out, err), (0, "", ""))
 
+    def test_limit_rate_is_a_ceiling_over_all_connections(self):
+        # Only the bound a correct limiter can never break is asserted: it cannot be faster.
+        # How close to the rate it stays is measured in perf/, not here.
+        data = os.urandom(2 << 20)
+        self.write("f", data)
+        code, report, err = self.get_json(self.base + "f", "-n", "4", "--piece-size", "256k",
+                                          "--limit-rate", "1M")
+        self.exact(report, err, data)
+        banked = 0.1  # seconds of the rate the bucket may hold at the start
+        self.assertGreaterEqual(report["seconds"], len(data) / (1 << 20) - banked - 0.05)
+        self.assertEqual(self.get(self.base + "f", "--limit-rate", "10")[0], 2)
+
     def restart_server(self, port):
         self.server = Server(self.root, "--listen", "127.0.0.1:%d" % port, threads=1)
 

@@ -42,6 +42,9 @@ class fetch_events {
     // How many more bytes from `offset` the connection may write now (a split may have moved the
     // end of its piece). 0 stops the body: the rest of the response is dropped, the socket closed.
     virtual std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept = 0;
+    // How many body bytes the connection may receive now (--limit-rate); 0 pauses it until
+    // resume(). Asked before every body RECV.
+    virtual std::uint64_t receive_allowance(fetch_connection& c) noexcept = 0;
     // `bytes` were written at `offset` (they are still in the connection's buffer).
     virtual void written(fetch_connection& c, std::uint64_t offset,
                          std::span<const std::byte> bytes) noexcept = 0;
@@ -68,6 +71,9 @@ class fetch_connection {
     void start(std::string request, bool head_request) noexcept;
     // Ends the connection: whatever is in flight completes, then failed(-ECANCELED) once.
     void stop() noexcept;
+    // Receives again after receive_allowance() said 0 (nothing is in flight meanwhile).
+    void resume() noexcept;
+    bool paused() const noexcept { return paused_; }
 
     bool idle() const noexcept { return pending_.zero(); }
     bool connected() const noexcept { return connected_; }
@@ -113,7 +119,8 @@ class fetch_connection {
     phase phase_ = phase::closed;
     bool connected_ = false;
     bool stopping_ = false;
-    int error_ = 0; // the first failure, reported once nothing is in flight
+    bool paused_ = false; // waiting for receive_allowance(), nothing in flight
+    int error_ = 0;       // the first failure, reported once nothing is in flight
     std::uint64_t last_progress_ns_ = 0;
     std::uint64_t received_bytes_ = 0;
 
