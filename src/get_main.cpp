@@ -48,15 +48,21 @@ std::string json_escape(const std::string& s) {
 }
 
 void print_json(const client::get_options& o, const client::download_report& r) {
+    std::string origins;
+    for (const auto& m : r.origins)
+        origins += std::string(origins.empty() ? "" : ", ") + "{\"url\": \"" + json_escape(m.url) +
+                   "\", \"bytes\": " + std::to_string(m.bytes) +
+                   ", \"dropped\": " + (m.dropped ? "true" : "false") + "}";
     std::printf("{\"url\": \"%s\", \"output\": \"%s\", \"size\": %llu, \"sha256\": \"%s\", "
                 "\"etag\": \"%s\", \"integrity\": \"%s\", \"bytes_fetched\": %llu, "
                 "\"bytes_resumed\": %llu, \"retries\": %u, \"restarts\": %u, "
-                "\"unchanged\": %s, \"seconds\": %.3f, \"exit_code\": %d, \"error\": \"%s\"}\n",
+                "\"unchanged\": %s, \"origins\": [%s], \"seconds\": %.3f, \"exit_code\": %d, "
+                "\"error\": \"%s\"}\n",
                 json_escape(o.url_text).c_str(), json_escape(o.output).c_str(),
                 (unsigned long long)r.size, r.sha256.c_str(), json_escape(r.etag).c_str(),
                 r.integrity.c_str(), (unsigned long long)r.bytes_fetched,
                 (unsigned long long)r.bytes_resumed, r.retries, r.restarts,
-                r.unchanged ? "true" : "false", r.seconds, int(r.code),
+                r.unchanged ? "true" : "false", origins.c_str(), r.seconds, int(r.code),
                 json_escape(r.message).c_str());
 }
 
@@ -69,7 +75,8 @@ client::get_options parse(int argc, char** argv) {
     flags.add_options()
         ("help,h", "this text")
         ("output,o", po::value<std::string>(), "where to save (FILE; FILE.part and FILE.part.state while downloading)")
-        ("connections,n", po::value<unsigned>()->default_value(4), "connections on the file (1-64)")
+        ("connections,n", po::value<unsigned>()->default_value(4), "connections on the file (1-64), spread over the origins")
+        ("mirror", po::value<std::vector<std::string>>(), "another http:// URL serving the same file (same size and strong ETag, checked); repeatable. Pieces are spread over all origins; one that keeps failing or serves another version is dropped")
         ("piece-size", po::value<std::string>(), "bytes per piece (e.g. 4M; default: about 8 pieces per connection, 1M-64M)")
         ("retries", po::value<unsigned>()->default_value(5), "failed attempts in a row without progress before giving up")
         ("retry-max-time", po::value<std::string>()->default_value("60s"), "give up after this long without progress")
@@ -118,6 +125,14 @@ client::get_options parse(int argc, char** argv) {
                     ? std::string("only http:// URLs are supported")
                     : std::string("not a valid URL (percent-encode spaces and non-ASCII bytes)")));
     o.url = *url;
+    if (vm.count("mirror")) {
+        for (const auto& text : vm["mirror"].as<std::vector<std::string>>()) {
+            auto mirror = http::parse_url(text);
+            if (!mirror)
+                refuse("--mirror: '" + text + "' is not an http:// URL");
+            o.mirrors.push_back(*mirror);
+        }
+    }
     if (vm.count("output")) {
         o.output = vm["output"].as<std::string>();
     } else if (auto name = http::file_name_for(o.url)) {

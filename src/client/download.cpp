@@ -13,7 +13,6 @@ namespace spliced::client {
 
 namespace {
 
-constexpr std::size_t buffer_size = 256 * 1024;
 constexpr std::uint64_t ms = 1'000'000;
 
 std::uint64_t ns(std::chrono::milliseconds d) {
@@ -22,11 +21,12 @@ std::uint64_t ns(std::chrono::milliseconds d) {
 
 } // namespace
 
-download::download(const get_options& options, uring::ring& ring, output_file& out, origin from)
-    : options_(options), ring_(ring), out_(out), origin_(std::move(from)),
-      connections_(std::max(1u, options.connections)),
+download::download(const get_options& options, uring::ring& ring, output_file& out,
+                   origin_set origins)
+    : options_(options), ring_(ring), out_(out), origins_(std::move(origins)),
+      pool_(ring, *this, out.fd()), connections_(std::max(1u, options.connections)),
       retries_(options.retries, options.retry_max_time, monotonic_ns()),
-      started_ns_(monotonic_ns()),
+      started_ns_(monotonic_ns()), rate_(options.limit_rate),
       progress_(!options.quiet && !options.json && ::isatty(2), started_ns_) {}
 
 void download::load_state() {
@@ -49,32 +49,18 @@ void download::load_state() {
     (void)out_.clear();
 }
 
-download::slot& download::open_slot() {
-    auto s = std::make_unique<slot>();
-    s->connection = std::make_unique<fetch_connection>(
-        ring_, *this, origin_.peer(), origin_.peer_length(), out_.fd(), buffer_size);
-    slots_.push_back(std::move(s));
-    return *slots_.back();
-}
-
-download::slot* download::slot_of(const fetch_connection& c) {
-    for (auto& s : slots_)
-        if (s->connection.get() == &c)
-            return s.get();
-    return nullptr;
-}
-
-void download::start_probe() {
-    slot& s = open_slot();
+void download::start_probe(std::size_t origin) {
+    slot& s = pool_.open(origins_, origin);
     s.probe = true;
     s.attempt_ns = monotonic_ns();
-    s.connection->start(origin_.probe_request(resume_pin_, previous_ ? &*previous_ : nullptr),
-                        false);
+    s.connection->start(
+        origins_[s.origin].origin.probe_request(resume_pin_, previous_ ? &*previous_ : nullptr),
+        false);
 }
 
 fetch_events::body_target download::head_arrived(fetch_connection& c,
                                                  const http::response_head& h) noexcept {
-    slot* s = slot_of(c);
+    slot* s = pool_.find(c);
     if (!s || phase_ == phase::stopping)
         return {};
     check result = s->probe ? check_probe(h, resume_pin_) : check_piece(h, s->job->range, *pin_);
@@ -89,6 +75,12 @@ fetch_events::body_target download::head_arrived(fetch_connection& c,
                 integrity_->offer_repr_digest(*digest);
         return {result.offset, result.length};
     case verdict::changed:
+        if (!s->probe && s->origin != pin_origin_ && origins_.serves_another_version(s->origin)) {
+            s->dead = true; // its piece is released by response_done()
+            dropped(s->origin,
+                    "it serves another version (size or ETag) than " + origins_[pin_origin_].url);
+            return {};
+        }
         changed();
         return {};
     case verdict::unchanged:
@@ -115,6 +107,7 @@ fetch_events::body_target download::head_arrived(fetch_connection& c,
 
 fetch_events::body_target download::pin(slot& s, const check& c, const http::response_head& h) {
     pin_ = c.pin;
+    pin_origin_ = s.origin;
     modified_ = h.last_modified ? http::parse_http_date(*h.last_modified) : std::nullopt;
     std::optional<http::sha256_digest> repr_digest;
     if (h.repr_digest)
@@ -156,7 +149,7 @@ fetch_events::body_target download::pin(slot& s, const check& c, const http::res
 }
 
 std::uint64_t download::may_write(fetch_connection& c, std::uint64_t offset) noexcept {
-    slot* s = slot_of(c);
+    slot* s = pool_.find(c);
     if (!s || phase_ == phase::stopping)
         return 0;
     if (s->probe)
@@ -169,38 +162,25 @@ std::uint64_t download::may_write(fetch_connection& c, std::uint64_t offset) noe
 }
 
 std::uint64_t download::receive_allowance(fetch_connection&) noexcept {
-    if (options_.limit_rate == 0)
-        return ~std::uint64_t(0);
-    return rate_tokens_ > 0 ? std::uint64_t(rate_tokens_) : 0;
+    return rate_.allowance();
 }
 
-// Refills the bucket at --limit-rate (at most a tenth of a second's worth banked, so a pause
-// is never followed by a burst) and wakes the connections it paused.
+// --limit-rate: refills the bucket and wakes the connections it paused.
 void download::pace(std::uint64_t now) {
-    if (options_.limit_rate == 0)
+    if (!rate_.limited() || !rate_.refill(now))
         return;
-    const auto rate = std::int64_t(options_.limit_rate);
-    const std::int64_t most = std::max<std::int64_t>(rate / 10, 4096);
-    if (rate_refilled_ns_ == 0)
-        rate_tokens_ = most;
-    else
-        rate_tokens_ = std::min(most, rate_tokens_ + std::int64_t(double(now - rate_refilled_ns_) *
-                                                                  double(rate) / 1e9));
-    rate_refilled_ns_ = now;
-    if (rate_tokens_ <= 0)
-        return;
-    for (auto& s : slots_)
-        if (s->connection->paused())
-            s->connection->resume();
+    pool_.resume_paused();
 }
 
 void download::written(fetch_connection& c, std::uint64_t offset,
                        std::span<const std::byte> bytes) noexcept {
-    rate_tokens_ -= std::int64_t(bytes.size());
-    slot* s = slot_of(c);
+    rate_.spend(bytes.size());
+    slot* s = pool_.find(c);
     std::uint64_t taken = bytes.size();
     if (s && !s->probe)
         taken = map_->received(c.id, bytes.size());
+    if (s)
+        origins_.delivered(s->origin, taken);
     report_.bytes_fetched += taken;
     retries_.progressed(monotonic_ns());
     if (integrity_)
@@ -208,7 +188,7 @@ void download::written(fetch_connection& c, std::uint64_t offset,
 }
 
 void download::response_done(fetch_connection& c, bool reusable) noexcept {
-    slot* s = slot_of(c);
+    slot* s = pool_.find(c);
     if (!s)
         return;
     if (s->probe && phase_ == phase::probing && pin_ && !s->dead) {
@@ -242,12 +222,12 @@ bool download::give_job(slot& s) {
         return false;
     s.connection->id = s.job->owner;
     s.attempt_ns = monotonic_ns();
-    s.connection->start(origin_.piece_request(s.job->range, *pin_), false);
+    s.connection->start(origins_[s.origin].origin.piece_request(s.job->range, *pin_), false);
     return true;
 }
 
 void download::failed(fetch_connection& c, int error) noexcept {
-    slot* s = slot_of(c);
+    slot* s = pool_.find(c);
     if (!s)
         return;
     if (s->job && map_)
@@ -269,6 +249,9 @@ void download::failed(fetch_connection& c, int error) noexcept {
 
 void download::note_failure(slot& s, std::string reason) {
     s.dead = true;
+    if (origins_.failed(s.origin))
+        dropped(s.origin,
+                reason + ", " + std::to_string(origin_set::drop_after) + " times in a row");
     auto delay = retries_.failed(monotonic_ns(), s.retry_after, s.attempt_ns);
     report_.retries = retries_.total_failures();
     if (!delay) {
@@ -276,10 +259,20 @@ void download::note_failure(slot& s, std::string reason) {
                                          std::to_string(report_.retries) + " retries)");
         return;
     }
-    next_start_ns_ = std::max(next_start_ns_, monotonic_ns() + ns(*delay));
+    auto& backoff = origins_[s.origin].next_start_ns;
+    backoff = std::max(backoff, monotonic_ns() + ns(*delay));
     if (!options_.quiet)
         std::fprintf(stderr, "spliced-get: %s; retrying in %.1f s\n", reason.c_str(),
                      double(delay->count()) / 1000.0);
+}
+
+// Origin `i` is out of this run: its other connections stop (their pieces go back to the map
+// and their failures are not counted) and fill() opens their replacements on the others.
+void download::dropped(std::size_t i, const std::string& why) {
+    pool_.stop(i);
+    if (!options_.quiet)
+        std::fprintf(stderr, "spliced-get: not using %s any more: %s\n", origins_[i].url.c_str(),
+                     why.c_str());
 }
 
 void download::changed() {
@@ -294,10 +287,7 @@ void download::changed() {
         stop_all(exit_code::changed, options_.url_text + ": the file keeps changing");
         return;
     }
-    for (auto& s : slots_) {
-        s->dead = true;
-        s->connection->stop();
-    }
+    pool_.stop();
     pin_.reset();
     resume_pin_.reset();
     previous_.reset();
@@ -315,50 +305,33 @@ void download::stop_all(exit_code code, std::string message) {
     phase_ = phase::stopping;
     code_ = code;
     message_ = std::move(message);
-    for (auto& s : slots_) {
-        s->dead = true;
-        s->connection->stop();
-    }
+    pool_.stop();
 }
 
 void download::fill(std::uint64_t now) {
-    unsigned live = 0;
-    for (auto& s : slots_)
-        live += !s->dead;
+    unsigned live = pool_.live();
+    pool_.count_per_origin(origins_);
     if (phase_ == phase::probing) {
-        if (slots_.empty() && now >= next_start_ns_)
-            start_probe();
+        if (auto origin = origins_.least_busy(now); origin && pool_.empty())
+            start_probe(*origin);
         return;
     }
-    if (phase_ != phase::fetching || now < next_start_ns_)
+    if (phase_ != phase::fetching)
         return;
     // After a failure one connection goes ahead; the others follow once bytes flow again.
     const unsigned wanted = retries_.recovering() ? 1 : connections_;
     while (live < wanted) {
-        slot& s = open_slot();
+        auto origin = origins_.least_busy(now);
+        if (!origin)
+            return; // every origin is backing off
+        slot& s = pool_.open(origins_, *origin);
+        ++origins_[s.origin].connections;
         if (!give_job(s)) {
             s.dead = true; // nothing left to hand out; reap() frees it (it never started)
             return;
         }
         ++live;
     }
-}
-
-void download::watch_timeouts(std::uint64_t now) {
-    for (auto& s : slots_) {
-        if (s->dead || s->connection->idle())
-            continue;
-        auto limit = s->connection->connected() ? options_.stall_timeout : options_.connect_timeout;
-        if (now > s->connection->last_progress_ns() + ns(limit)) {
-            s->timed_out = true;
-            s->connection->stop();
-        }
-    }
-}
-
-void download::reap() {
-    std::erase_if(slots_,
-                  [](const std::unique_ptr<slot>& s) { return s->dead && s->connection->idle(); });
 }
 
 void download::checkpoint() {
@@ -371,31 +344,20 @@ void download::checkpoint() {
     checkpointed_bytes_ = map_->present_bytes();
 }
 
-bool download::interrupted() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    timespec zero{};
-    int sig = ::sigtimedwait(&set, nullptr, &zero);
-    if (sig == SIGINT)
-        stop_all(exit_code::interrupted, "interrupted; rerun to resume");
-    else if (sig == SIGTERM)
-        stop_all(exit_code::terminated, "terminated; rerun to resume");
-    return sig > 0;
-}
-
 download_report download::run() {
     load_state();
     for (;;) {
         auto now = monotonic_ns();
-        interrupted();
+        if (int sig = pending_stop_signal())
+            stop_all(sig == SIGINT ? exit_code::interrupted : exit_code::terminated,
+                     std::string(sig == SIGINT ? "interrupted" : "terminated") +
+                         "; rerun to resume");
         fill(now);
         pace(now);
-        watch_timeouts(now);
+        pool_.watch_timeouts(now, options_.connect_timeout, options_.stall_timeout);
         // Paused connections wait for the bucket: wake up as often as it refills usefully.
-        ring_.run_once(std::chrono::milliseconds(options_.limit_rate ? 10 : 50));
-        reap();
+        ring_.run_once(std::chrono::milliseconds(rate_.limited() ? 10 : 50));
+        pool_.reap();
         now = monotonic_ns();
         if (map_ && map_->present_bytes() != checkpointed_bytes_ &&
             now > last_checkpoint_ns_ + 1000 * ms) {
@@ -403,9 +365,9 @@ download_report download::run() {
             last_checkpoint_ns_ = now;
         }
         progress_.update(now, figures());
-        if (phase_ == phase::stopping && slots_.empty())
+        if (phase_ == phase::stopping && pool_.empty())
             break;
-        if (phase_ == phase::fetching && map_->complete() && slots_.empty())
+        if (phase_ == phase::fetching && map_->complete() && pool_.empty())
             break;
     }
     return finish();
@@ -414,6 +376,8 @@ download_report download::run() {
 download_report download::finish() {
     progress_.finish(monotonic_ns(), figures());
     report_.seconds = double(monotonic_ns() - started_ns_) / 1e9;
+    for (const auto& m : origins_.members())
+        report_.origins.push_back({m.url, m.bytes, m.dropped});
     report_.size = pin_ ? pin_->size : 0;
     report_.etag = pin_ ? pin_->etag : "";
     report_.integrity = "none";
@@ -461,7 +425,7 @@ download_report download::finish() {
 
 progress_bar::figures download::figures() const {
     return {pin_ ? pin_->size : 0, map_ ? map_->present_bytes() : 0, report_.bytes_fetched,
-            unsigned(slots_.size())};
+            unsigned(pool_.size())};
 }
 
 } // namespace spliced::client

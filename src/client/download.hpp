@@ -7,12 +7,13 @@
 //           against the pin; a connection that finishes a piece is given the next one.
 // stopping  every connection is stopped; the run ends when the last one is idle.
 //
-// Ownership: `slots_` owns the connections; a connection is freed only by reap(), between loop
-// turns, when it is idle (no operation in flight) and done with — never from inside one of its
-// own callbacks.
+// Ownership: `pool_` owns the connections and frees one only between loop turns, once it is
+// dead and idle (connection_pool.hpp).
 
-#include "origin.hpp"
+#include "connection_pool.hpp"
+#include "origin_set.hpp"
 #include "progress_bar.hpp"
+#include "rate_limiter.hpp"
 #include "spliced/client/downloader.hpp"
 #include "spliced/client/fetch_connection.hpp"
 #include "spliced/client/integrity.hpp"
@@ -29,20 +30,12 @@ namespace spliced::client {
 
 class download final : public fetch_events {
   public:
-    download(const get_options& options, uring::ring& ring, output_file& out, origin from);
+    download(const get_options& options, uring::ring& ring, output_file& out, origin_set origins);
     download_report run();
 
   private:
     enum class phase { probing, fetching, stopping };
-    struct slot {
-        std::unique_ptr<fetch_connection> connection;
-        std::optional<piece_map::assignment> job; // the piece being fetched, if any
-        bool probe = false;
-        bool dead = false;      // failed or closed: reap() frees it once idle
-        bool timed_out = false; // stopped by the stall or connect timeout
-        std::optional<std::chrono::seconds> retry_after;
-        std::uint64_t attempt_ns = 0; // when its current request started (retry_policy)
-    };
+    using slot = connection_pool::slot;
 
     body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;
     std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept override;
@@ -53,29 +46,26 @@ class download final : public fetch_events {
     void failed(fetch_connection& c, int error) noexcept override;
 
     void load_state();
-    slot& open_slot();
-    slot* slot_of(const fetch_connection& c);
-    void start_probe();
+    void start_probe(std::size_t origin);
     body_target pin(slot& s, const check& c, const http::response_head& h);
     void begin_fetching(slot* reuse);
     bool give_job(slot& s);
     void fill(std::uint64_t now);
-    void watch_timeouts(std::uint64_t now);
-    void reap();
     void pace(std::uint64_t now);
     void note_failure(slot& s, std::string reason);
+    void dropped(std::size_t origin, const std::string& why);
     void changed();
     void stop_all(exit_code code, std::string message);
     void checkpoint();
-    bool interrupted();
     download_report finish();
     progress_bar::figures figures() const;
 
     const get_options& options_;
     uring::ring& ring_;
     output_file& out_;
-    origin origin_;
-    std::vector<std::unique_ptr<slot>> slots_;
+    origin_set origins_;
+    std::size_t pin_origin_ = 0; // the origin whose answer pinned the version
+    connection_pool pool_;
     phase phase_ = phase::probing;
     std::optional<pinned> pin_;        // set once probed
     std::optional<pinned> resume_pin_; // from the state file
@@ -90,14 +80,10 @@ class download final : public fetch_events {
     exit_code code_ = exit_code::ok;     // what stopping ends with
     std::string message_;
     retry_policy retries_;
-    std::uint64_t next_start_ns_ = 0; // backoff: no new connection before this
     std::uint64_t last_checkpoint_ns_ = 0;
     std::uint64_t checkpointed_bytes_ = 0;
     std::uint64_t started_ns_;
-    // --limit-rate: a token bucket of bytes; it may go below zero when several connections spend
-    // one allowance at once, and then pauses them all until it is refilled.
-    std::int64_t rate_tokens_ = 0;
-    std::uint64_t rate_refilled_ns_ = 0;
+    rate_limiter rate_;
     progress_bar progress_;
     download_report report_;
 };

@@ -36,10 +36,26 @@ download_report early(exit_code code, std::string message) {
 
 } // namespace
 
+int pending_stop_signal() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    timespec zero{};
+    int sig = ::sigtimedwait(&set, nullptr, &zero);
+    return sig > 0 ? sig : 0;
+}
+
 download_report run_download(const get_options& options) {
-    auto peer = resolve(options.url);
-    if (!peer)
-        return early(exit_code::network, "cannot resolve " + options.url.host);
+    std::vector<origin> origins;
+    for (const http::url* u = &options.url; u;) {
+        auto peer = resolve(*u);
+        if (!peer)
+            return early(exit_code::network, "cannot resolve " + u->host);
+        origins.emplace_back(*u, peer->first, peer->second);
+        auto next = origins.size() - 1;
+        u = next < options.mirrors.size() ? &options.mirrors[next] : nullptr;
+    }
     auto out = output_file::open(options.output, options.force || options.if_changed);
     if (!out) {
         auto e = out.error();
@@ -62,7 +78,7 @@ download_report run_download(const get_options& options) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-    download d(options, *ring, *out, origin(options.url, peer->first, peer->second));
+    download d(options, *ring, *out, origin_set(std::move(origins)));
     return d.run();
 }
 

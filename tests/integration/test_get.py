@@ -244,7 +244,7 @@ class GetTest(unittest.TestCase):
         data = os.urandom(8 << 20)
         self.write("f", data)
         cases = [("reset", 2, 300_000), ("close", 1, 800_000), ("reset", 3, 0),
-                 ("close", 4, 1_500_000)]
+                 ("close", 4, 500_000)]  # every connection gets a whole 1 MiB piece first
         for fault, connection, after in cases:
             with self.subTest(fault=fault, connection=connection, after=after):
                 proxy = self.proxy(fault=fault, fault_connection=connection, fault_after=after)
@@ -385,6 +385,50 @@ class GetTest(unittest.TestCase):
         banked = 0.1  # seconds of the rate the bucket may hold at the start
         self.assertGreaterEqual(report["seconds"], len(data) / (1 << 20) - banked - 0.05)
         self.assertEqual(self.get(self.base + "f", "--limit-rate", "10")[0], 2)
+
+    def another_origin(self, root):
+        server = Server(root, threads=1)
+        self.addCleanup(server.stop)
+        return "http://127.0.0.1:%d/f" % server.port
+
+    def test_mirrors_share_the_pieces_and_bad_ones_are_dropped(self):
+        data = os.urandom(8 << 20)
+        served = self.write("f", data)
+        mirror = self.another_origin(self.root)  # the same file: same size and ETag
+        other_root = tempfile.mkdtemp(prefix="spliced-get-other-")
+        self.addCleanup(shutil.rmtree, other_root, True)
+        with open(os.path.join(other_root, "f"), "wb") as f:
+            f.write(os.urandom(len(data)))  # same size, another version
+        os.utime(os.path.join(other_root, "f"), (1, 1))
+        wrong = self.another_origin(other_root)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = "http://127.0.0.1:%d/f" % s.getsockname()[1]
+            cases = {"good": [mirror], "dead": [dead], "another version": [wrong],
+                     "all three": [mirror, dead, wrong]}
+            for name, mirrors in cases.items():
+                with self.subTest(mirrors=name):
+                    args = [a for m in mirrors for a in ("--mirror", m)]
+                    # Six connections over at most four origins: every origin gets one at once.
+                    code, report, err = self.get_json(self.base + "f", "-n", "6", "--piece-size",
+                                                      "512k", "-f", *args)
+                    self.exact(report, err, data)
+                    origins = report["origins"]
+                    self.assertEqual([o["url"] for o in origins], [self.base + "f"] + mirrors)
+                    self.assertEqual(sum(o["bytes"] for o in origins), len(data))
+                    for o in origins:
+                        if o["url"] in (dead, wrong):
+                            self.assertEqual(o["bytes"], 0, o)  # not one byte from a bad origin
+                        else:
+                            self.assertGreater(o["bytes"], 0, o)  # pieces were spread
+                            self.assertFalse(o["dropped"], o)
+                        if o["url"] == wrong:  # its first answer shows it
+                            self.assertTrue(o["dropped"], o)
+                            self.assertIn("serves another version", err)
+                    if name == "dead":  # three of the six connections were refused
+                        self.assertTrue(origins[1]["dropped"], origins)
+                    self.assertEqual(report["restarts"], 0)
+        self.assertEqual(self.get(self.base + "f", "--mirror", "ftp://x/f")[0], 2)
 
     def restart_server(self, port):
         self.server = Server(self.root, "--listen", "127.0.0.1:%d" % port, threads=1)

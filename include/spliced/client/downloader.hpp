@@ -5,6 +5,8 @@
 
 #include "spliced/client/get_options.hpp"
 
+#include <vector>
+
 namespace spliced::client {
 
 // What a run did, for --json and the exit code.
@@ -20,9 +22,20 @@ struct download_report {
     unsigned retries = 0;
     unsigned restarts = 0;
     bool unchanged = false; // --if-changed: the origin answered 304, FILE was left alone
+    struct origin_report {
+        std::string url;
+        std::uint64_t bytes = 0; // body bytes it delivered
+        bool dropped = false;
+    };
+    std::vector<origin_report> origins; // the URL's server, then each --mirror
     double seconds = 0;
 };
 
+// Blocks SIGINT and SIGTERM for the calling thread, then runs the download; the loop takes
+// those signals between turns (pending_stop_signal) and ends with the state saved.
 download_report run_download(const get_options& options);
+
+// SIGINT or SIGTERM if one is pending (and takes it), else 0. Never waits.
+int pending_stop_signal() noexcept;
 
 } // namespace spliced::client

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace spliced::client {
 
@@ -33,7 +34,8 @@ enum class on_change { restart, fail };
 struct get_options {
     http::url url;
     std::string url_text;
-    std::string output; // FILE
+    std::string output;             // FILE
+    std::vector<http::url> mirrors; // --mirror: more origins of the same representation
     unsigned connections = 4;
     std::uint64_t piece_size = 0; // 0: chosen from the size and the connections
     unsigned retries = 5;         // failed attempts in a row without progress before giving up

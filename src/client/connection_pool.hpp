@@ -1,0 +1,64 @@
+#pragma once
+// The connections of one download and the bookkeeping around each (private to the client
+// module): which origin it talks to, which piece it holds, whether it is done with.
+//
+// Ownership (DESIGN.md §11): the pool owns every connection; a connection is freed only by
+// reap(), between loop turns, when it is dead (failed, stopped or not wanted) *and* idle (no
+// operation in flight) — never from inside one of its own callbacks. stop() on a connection may
+// report failed() at once, re-entering the download: every loop here tolerates that.
+
+#include "spliced/client/fetch_connection.hpp"
+#include "spliced/client/piece_map.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace spliced::client {
+
+class origin_set;
+
+class connection_pool {
+  public:
+    struct slot {
+        std::unique_ptr<fetch_connection> connection;
+        std::optional<piece_map::assignment> job; // the piece being fetched, if any
+        bool probe = false;
+        bool dead = false;      // failed or closed: reap() frees it once idle
+        bool timed_out = false; // stopped by the stall or connect timeout
+        std::optional<std::chrono::seconds> retry_after;
+        std::uint64_t attempt_ns = 0; // when its current request started (retry_policy)
+        std::size_t origin = 0;       // in the download's origin_set
+    };
+
+    connection_pool(uring::ring& ring, fetch_events& events, int file_fd) noexcept
+        : ring_(ring), events_(events), file_fd_(file_fd) {}
+
+    // A new, unstarted connection to origin `origin` of `origins`.
+    slot& open(const origin_set& origins, std::size_t origin);
+    slot* find(const fetch_connection& c) noexcept;
+
+    // Marks every live connection (of `origin`, if given) dead and stops it.
+    void stop(std::optional<std::size_t> origin = std::nullopt) noexcept;
+    // Stops busy connections whose peer said nothing for too long (connect or stall timeout).
+    void watch_timeouts(std::uint64_t now_ns, std::chrono::milliseconds connect,
+                        std::chrono::milliseconds stall) noexcept;
+    void resume_paused() noexcept;
+    void reap() noexcept;
+
+    // Live (not dead) connections, in all and on each origin of `origins`.
+    unsigned live() const noexcept;
+    void count_per_origin(origin_set& origins) const noexcept;
+    bool empty() const noexcept { return slots_.empty(); }
+    std::size_t size() const noexcept { return slots_.size(); }
+
+  private:
+    uring::ring& ring_;
+    fetch_events& events_;
+    int file_fd_;
+    std::vector<std::unique_ptr<slot>> slots_;
+};
+
+} // namespace spliced::client
