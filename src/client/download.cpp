@@ -388,7 +388,8 @@ download_report download::finish() {
         return report_;
     }
     if (code_ != exit_code::ok) {
-        if (map_ && map_->present_bytes() > 0)
+        // Kept for a rerun, unless they are bytes of a version the origin no longer serves.
+        if (code_ != exit_code::changed && map_ && map_->present_bytes() > 0)
             checkpoint();
         else
             out_.discard();

@@ -6,6 +6,7 @@ Environment: SPLICED_BIN, SPLICED_GET_BIN."""
 import base64
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import tempfile
 import time
 import unittest
 
+import nginx_origin
 from fault_proxy import FaultProxy
 from harness import Server, offset_pattern, wait_for
 
@@ -51,8 +53,8 @@ class GetTest(unittest.TestCase):
                            timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
-    def get_json(self, *args):
-        code, out, err = self.get(*args, "--json")
+    def get_json(self, *args, timeout=120):
+        code, out, err = self.get(*args, "--json", timeout=timeout)
         report = json.loads(out)
         self.assertEqual(report["exit_code"], code, err)
         return code, report, err
@@ -64,25 +66,35 @@ class GetTest(unittest.TestCase):
         with open(os.path.join(self.out, name), "rb") as f:
             return f.read()
 
+    def nginx(self):
+        """A second origin: nginx serving the same root (its own ETags, Range and keep-alive)."""
+        if not nginx_origin.available():
+            self.fail("nginx is missing (./dev test installs nginx-light)")
+        n = nginx_origin.Nginx(self.root)
+        self.addCleanup(n.close)
+        return n
+
+    def origins(self):
+        return [("spliced", self.base), ("nginx", self.nginx().url("/"))]
+
     def test_sizes_and_connections_are_byte_exact(self):
         sizes = [0, 1, 4095, 4096, 4097, PIECE - 1, PIECE, PIECE + 1, 5 * PIECE + 3, 3 << 20]
         for size in sizes:
             self.write("f%d" % size, os.urandom(size))
-        for n in (1, 4, 16):
-            for size in sizes:
-                with self.subTest(size=size, connections=n):
-                    name = "f%d" % size
-                    code, report, err = self.get_json(self.base + name, "-n", str(n),
-                                                      "--piece-size", str(PIECE), "-f")
-                    self.assertEqual(code, 0, err)
-                    with open(os.path.join(self.root, name), "rb") as f:
-                        expected = f.read()
-                    self.assertEqual(sha256(self.output(name)), sha256(expected))
-                    self.assertEqual(report["sha256"], sha256(expected))
-                    self.assertEqual(report["size"], size)
-                    self.assertEqual(report["bytes_fetched"], size)
-                    self.assertEqual(report["retries"], 0)
-                    self.assertEqual(self.left_over(), [])
+        for (origin, base), n, size in itertools.product(self.origins(), (1, 4, 16), sizes):
+            with self.subTest(origin=origin, size=size, connections=n):
+                name = "f%d" % size
+                code, report, err = self.get_json(base + name, "-n", str(n),
+                                                  "--piece-size", str(PIECE), "-f")
+                self.assertEqual(code, 0, err)
+                with open(os.path.join(self.root, name), "rb") as f:
+                    expected = f.read()
+                self.assertEqual(sha256(self.output(name)), sha256(expected))
+                self.assertEqual(report["sha256"], sha256(expected))
+                self.assertEqual(report["size"], size)
+                self.assertEqual(report["bytes_fetched"], size)
+                self.assertEqual(report["retries"], 0)
+                self.assertEqual(self.left_over(), [])
 
     def test_exit_codes(self):
         self.write("f", offset_pattern(10000))
@@ -156,8 +168,8 @@ class GetTest(unittest.TestCase):
         self.assertEqual(sha256(self.output("f")), sha256(data))
         self.assertGreaterEqual(report["bytes_resumed"], claimed)  # saved again at exit
 
-    def proxy(self, **faults):
-        p = FaultProxy(self.server.port, **faults)
+    def proxy(self, upstream=None, **faults):
+        p = FaultProxy(upstream or self.server.port, **faults)
         self.addCleanup(p.close)
         return p
 
@@ -429,6 +441,76 @@ class GetTest(unittest.TestCase):
                         self.assertTrue(origins[1]["dropped"], origins)
                     self.assertEqual(report["restarts"], 0)
         self.assertEqual(self.get(self.base + "f", "--mirror", "ftp://x/f")[0], 2)
+
+    def replace_on_origin(self, name, data):
+        """Replaces root/name by rename with `data` (same size), its mtime 3 s later than the old
+        one's so that a second-resolution ETag (nginx's) moves too."""
+        path = os.path.join(self.root, name)
+        old = os.stat(path).st_mtime
+        with open(path + ".new", "wb") as f:
+            f.write(data)
+        os.utime(path + ".new", (old + 3, old + 3))
+        os.rename(path + ".new", path)
+
+    def test_a_file_replaced_during_a_run_is_restarted_or_refused_never_mixed(self):
+        size = 16 << 20
+        nginx = self.nginx()
+        ports = {"spliced": self.server.port, "nginx": nginx.port}
+        for (origin, port), on_change in itertools.product(ports.items(), ("restart", "fail")):
+            with self.subTest(origin=origin, on_change=on_change):
+                old, new = os.urandom(size), os.urandom(size)
+                self.write("f", old)
+                proxy = self.proxy(port, rate=2 << 20)
+                p = subprocess.Popen([GET, proxy.url("/f"), "-n", "4", "--piece-size", "1M", "-f",
+                                      "--json", "--on-change", on_change], cwd=self.out,
+                                     stdout=subprocess.PIPE, text=True)
+                wait_for(lambda: self.claimed() >= 0.25 * size or p.poll() is not None, 60,
+                         "a quarter of the old file")
+                self.assertIsNone(p.poll(), "finished before the file was replaced")
+                self.replace_on_origin("f", new)
+                proxy.rate = None
+                out, _ = p.communicate(timeout=120)
+                report = json.loads(out)
+                if on_change == "restart":
+                    self.exact(report, "", new)
+                    self.assertGreaterEqual(report["restarts"], 1)
+                    self.assertEqual(report["sha256"], sha256(new))
+                else:
+                    self.assertEqual((p.returncode, report["exit_code"]), (8, 8), out)
+                    self.assertFalse(os.path.exists(os.path.join(self.out, "f")))
+                    self.assertEqual(self.left_over(), [])  # old bytes are of no use any more
+                    # A later run fetches the new file whole.
+                    code, report, err = self.get_json(proxy.url("/f"), "-f")
+                    self.exact(report, err, new)
+                os.unlink(os.path.join(self.out, "f"))
+
+    def test_a_gibibyte_is_exact_from_both_origins_with_1_4_and_16_connections(self):
+        size = (1 << 30) + 4097  # not a multiple of any piece size
+        path = os.path.join(self.root, "big")
+        digest = hashlib.sha256()
+        with open(path, "wb") as f:
+            chunk = os.urandom(1 << 24)
+            written = 0
+            while written < size:
+                # Each 16 MiB block differs (its index in front): a misplaced piece cannot match.
+                block = (b"%016d" % written + chunk)[:min(1 << 24, size - written)]
+                f.write(block)
+                digest.update(block)
+                written += len(block)
+        expected = digest.hexdigest()
+        for (origin, base), n in itertools.product(self.origins(), (1, 4, 16)):
+            with self.subTest(origin=origin, connections=n):
+                code, report, err = self.get_json(base + "big", "-n", str(n), "-f", timeout=600)
+                self.assertEqual(code, 0, err)
+                self.assertEqual(report["size"], size)
+                got = hashlib.sha256()
+                with open(os.path.join(self.out, "big"), "rb") as f:
+                    while block := f.read(1 << 24):
+                        got.update(block)
+                self.assertEqual(got.hexdigest(), expected)
+                self.assertEqual(report["sha256"], expected)
+                self.assertEqual(self.left_over(), [])
+                os.unlink(os.path.join(self.out, "big"))
 
     def restart_server(self, port):
         self.server = Server(self.root, "--listen", "127.0.0.1:%d" % port, threads=1)
