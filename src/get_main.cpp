@@ -82,6 +82,7 @@ client::get_options parse(int argc, char** argv) {
         ("retry-max-time", po::value<std::string>()->default_value("60s"), "give up after this long without progress")
         ("connect-timeout", po::value<std::string>()->default_value("10s"), "for each connection attempt")
         ("stall-timeout", po::value<std::string>()->default_value("30s"), "a busy connection with no byte for this long is retried")
+        ("io", po::value<std::string>()->default_value("plain"), "how body bytes reach FILE.part: plain (recv + write), fixed (registered buffers: read_fixed + write_fixed) or splice (socket -> pipe -> file, hashed afterwards); perf/get_compare measures them")
         ("limit-rate", po::value<std::string>(), "at most RATE bytes/s over all connections (e.g. 500k, 20M)")
         ("on-change", po::value<std::string>()->default_value("restart"), "the file changed on the origin: restart (start over) or fail (exit 8)")
         ("require-resume", "exit 10 instead of refetching from 0 when the origin ignores Range")
@@ -156,6 +157,15 @@ client::get_options parse(int argc, char** argv) {
                    "' is not a rate of at least 1k bytes/s");
         o.limit_rate = *r;
     }
+    auto io = vm["io"].as<std::string>();
+    if (io == "plain")
+        o.io = client::receive_path::plain;
+    else if (io == "fixed")
+        o.io = client::receive_path::fixed;
+    else if (io == "splice")
+        o.io = client::receive_path::splice;
+    else
+        refuse("--io: '" + io + "' is not plain, fixed or splice");
     o.retries = vm["retries"].as<unsigned>();
     o.retry_max_time = duration_flag(vm, "retry-max-time");
     o.connect_timeout = duration_flag(vm, "connect-timeout");

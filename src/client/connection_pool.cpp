@@ -3,6 +3,8 @@
 #include "origin_set.hpp"
 
 #include <algorithm>
+#include <sys/uio.h>
+#include <system_error>
 
 namespace spliced::client {
 
@@ -10,14 +12,34 @@ namespace {
 constexpr std::size_t buffer_size = 256 * 1024;
 } // namespace
 
-connection_pool::slot& connection_pool::open(const origin_set& origins, std::size_t origin) {
+connection_pool::connection_pool(uring::ring& ring, fetch_events& events, int file_fd,
+                                 receive_path path, unsigned capacity)
+    : ring_(ring), events_(events), file_fd_(file_fd), path_(path) {
+    if (path == receive_path::fixed)
+        if (auto r = ring.register_sparse_buffers(capacity); !r)
+            throw std::system_error(r.error(), "registering receive buffers (--io fixed)");
+    for (unsigned i = 0; i < capacity; ++i) {
+        buffers_.push_back(std::make_unique<std::byte[]>(buffer_size));
+        if (path == receive_path::fixed)
+            if (auto r = ring.update_buffer(i, iovec{buffers_.back().get(), buffer_size}); !r)
+                throw std::system_error(r.error(), "registering receive buffers (--io fixed)");
+        free_buffers_.push_back(capacity - 1 - i);
+    }
+}
+
+connection_pool::slot* connection_pool::open(const origin_set& origins, std::size_t origin) {
+    if (free_buffers_.empty())
+        return nullptr;
     auto s = std::make_unique<slot>();
     const auto& o = origins.members()[origin].origin;
     s->origin = origin;
+    s->buffer = free_buffers_.back();
+    fetch_connection::buffer b{buffers_[s->buffer].get(), buffer_size, s->buffer};
     s->connection = std::make_unique<fetch_connection>(ring_, events_, o.peer(), o.peer_length(),
-                                                       file_fd_, buffer_size);
+                                                       file_fd_, b, path_);
+    free_buffers_.pop_back();
     slots_.push_back(std::move(s));
-    return *slots_.back();
+    return slots_.back().get();
 }
 
 connection_pool::slot* connection_pool::find(const fetch_connection& c) noexcept {
@@ -60,8 +82,12 @@ void connection_pool::resume_paused() noexcept {
 }
 
 void connection_pool::reap() noexcept {
-    std::erase_if(slots_,
-                  [](const std::unique_ptr<slot>& s) { return s->dead && s->connection->idle(); });
+    std::erase_if(slots_, [this](const std::unique_ptr<slot>& s) {
+        if (!s->dead || !s->connection->idle())
+            return false;
+        free_buffers_.push_back(s->buffer); // reserved: push_back cannot allocate
+        return true;
+    });
 }
 
 unsigned connection_pool::live() const noexcept {

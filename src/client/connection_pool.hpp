@@ -2,6 +2,9 @@
 // The connections of one download and the bookkeeping around each (private to the client
 // module): which origin it talks to, which piece it holds, whether it is done with.
 //
+// The pool also owns the receive buffers, one per connection slot, allocated (and for
+// receive_path::fixed registered with the ring) once: a connection borrows one for its life.
+//
 // Ownership (DESIGN.md §11): the pool owns every connection; a connection is freed only by
 // reap(), between loop turns, when it is dead (failed, stopped or not wanted) *and* idle (no
 // operation in flight) — never from inside one of its own callbacks. stop() on a connection may
@@ -31,13 +34,17 @@ class connection_pool {
         std::optional<std::chrono::seconds> retry_after;
         std::uint64_t attempt_ns = 0; // when its current request started (retry_policy)
         std::size_t origin = 0;       // in the download's origin_set
+        unsigned buffer = 0;          // borrowed from the pool
     };
 
-    connection_pool(uring::ring& ring, fetch_events& events, int file_fd) noexcept
-        : ring_(ring), events_(events), file_fd_(file_fd) {}
+    // Room for `capacity` connections at once (live ones and dead ones not yet reaped).
+    // Registering the buffers can fail (RLIMIT_MEMLOCK): then it throws std::system_error.
+    connection_pool(uring::ring& ring, fetch_events& events, int file_fd, receive_path path,
+                    unsigned capacity);
 
-    // A new, unstarted connection to origin `origin` of `origins`.
-    slot& open(const origin_set& origins, std::size_t origin);
+    // A new, unstarted connection to origin `origin` of `origins`; nullptr when all buffers are
+    // taken (wait for reap()).
+    slot* open(const origin_set& origins, std::size_t origin);
     slot* find(const fetch_connection& c) noexcept;
 
     // Marks every live connection (of `origin`, if given) dead and stops it.
@@ -58,6 +65,9 @@ class connection_pool {
     uring::ring& ring_;
     fetch_events& events_;
     int file_fd_;
+    receive_path path_;
+    std::vector<std::unique_ptr<std::byte[]>> buffers_; // never freed before the pool
+    std::vector<unsigned> free_buffers_;
     std::vector<std::unique_ptr<slot>> slots_;
 };
 

@@ -24,7 +24,9 @@ std::uint64_t ns(std::chrono::milliseconds d) {
 download::download(const get_options& options, uring::ring& ring, output_file& out,
                    origin_set origins)
     : options_(options), ring_(ring), out_(out), origins_(std::move(origins)),
-      pool_(ring, *this, out.fd()), connections_(std::max(1u, options.connections)),
+      // Twice the connections: dead ones hold their buffer until reaped.
+      pool_(ring, *this, out.fd(), options.io, 2 * std::max(1u, options.connections)),
+      connections_(std::max(1u, options.connections)),
       retries_(options.retries, options.retry_max_time, monotonic_ns()),
       started_ns_(monotonic_ns()), rate_(options.limit_rate),
       progress_(!options.quiet && !options.json && ::isatty(2), started_ns_) {}
@@ -50,7 +52,10 @@ void download::load_state() {
 }
 
 void download::start_probe(std::size_t origin) {
-    slot& s = pool_.open(origins_, origin);
+    slot* opened = pool_.open(origins_, origin);
+    if (!opened)
+        return; // every buffer is still held by a connection being stopped: next turn
+    slot& s = *opened;
     s.probe = true;
     s.attempt_ns = monotonic_ns();
     s.connection->start(
@@ -172,18 +177,18 @@ void download::pace(std::uint64_t now) {
     pool_.resume_paused();
 }
 
-void download::written(fetch_connection& c, std::uint64_t offset,
+void download::written(fetch_connection& c, std::uint64_t offset, std::uint64_t length,
                        std::span<const std::byte> bytes) noexcept {
-    rate_.spend(bytes.size());
+    rate_.spend(length);
     slot* s = pool_.find(c);
-    std::uint64_t taken = bytes.size();
+    std::uint64_t taken = length;
     if (s && !s->probe)
-        taken = map_->received(c.id, bytes.size());
+        taken = map_->received(c.id, length);
     if (s)
         origins_.delivered(s->origin, taken);
     report_.bytes_fetched += taken;
     retries_.progressed(monotonic_ns());
-    if (integrity_)
+    if (integrity_ && !bytes.empty()) // spliced bytes are read back at the end
         integrity_->written(offset, bytes.first(std::size_t(taken)));
 }
 
@@ -324,7 +329,10 @@ void download::fill(std::uint64_t now) {
         auto origin = origins_.least_busy(now);
         if (!origin)
             return; // every origin is backing off
-        slot& s = pool_.open(origins_, *origin);
+        slot* opened = pool_.open(origins_, *origin);
+        if (!opened)
+            return; // buffers still held by stopping connections: next turn
+        slot& s = *opened;
         ++origins_[s.origin].connections;
         if (!give_job(s)) {
             s.dead = true; // nothing left to hand out; reap() frees it (it never started)

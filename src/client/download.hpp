@@ -40,7 +40,7 @@ class download final : public fetch_events {
     body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;
     std::uint64_t may_write(fetch_connection& c, std::uint64_t offset) noexcept override;
     std::uint64_t receive_allowance(fetch_connection& c) noexcept override;
-    void written(fetch_connection& c, std::uint64_t offset,
+    void written(fetch_connection& c, std::uint64_t offset, std::uint64_t length,
                  std::span<const std::byte> bytes) noexcept override;
     void response_done(fetch_connection& c, bool reusable) noexcept override;
     void failed(fetch_connection& c, int error) noexcept override;

@@ -3,16 +3,30 @@
 #include "spliced/core/clock.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
 #include <netinet/tcp.h>
+#include <system_error>
+#include <unistd.h>
 
 namespace spliced::client {
 
 fetch_connection::fetch_connection(uring::ring& ring, fetch_events& events,
                                    const sockaddr_storage& peer, socklen_t peer_length, int file_fd,
-                                   std::size_t buffer_size)
+                                   buffer b, receive_path path)
     : ring_(ring), events_(events), peer_(peer), peer_length_(peer_length), file_fd_(file_fd),
-      buffer_(std::make_unique<std::byte[]>(buffer_size)), buffer_size_(buffer_size) {
-    uring::count_in(pending_, {&connect_op_, &send_op_, &recv_op_, &write_op_, &cancel_op_});
+      buffer_(b.data), buffer_size_(b.size), buffer_index_(b.index), path_(path) {
+    uring::count_in(pending_, {&connect_op_, &send_op_, &recv_op_, &write_op_, &cancel_op_,
+                               &splice_in_op_, &splice_out_op_});
+    if (path_ == receive_path::splice) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "pipe2");
+        pipe_read_.reset(fds[0]);
+        pipe_write_.reset(fds[1]);
+        // As large as the buffer of the other paths, where the pipe limits allow.
+        int size = ::fcntl(fds[1], F_SETPIPE_SZ, int(buffer_size_));
+        pipe_size_ = std::size_t(size > 0 ? size : ::fcntl(fds[1], F_GETPIPE_SZ));
+    }
 }
 
 fetch_connection::~fetch_connection() {
@@ -54,7 +68,7 @@ void fetch_connection::resume() noexcept {
         return;
     paused_ = false;
     last_progress_ns_ = monotonic_ns(); // the pause was ours, not a stall of the peer
-    receive();
+    write_body();                       // nothing buffered: receives (or splices) the next bytes
 }
 
 void fetch_connection::on_connect(int res, std::uint32_t) noexcept {
@@ -94,7 +108,11 @@ void fetch_connection::receive() noexcept {
         }
         room = std::size_t(std::min<std::uint64_t>(room, allowed));
     }
-    io_uring_prep_recv(&recv_op_.sqe(), socket_.get(), buffer_.get() + filled_, room, 0);
+    if (phase_ == phase::body && path_ == receive_path::fixed)
+        io_uring_prep_read_fixed(&recv_op_.sqe(), socket_.get(), buffer_ + filled_, unsigned(room),
+                                 0, int(buffer_index_));
+    else
+        io_uring_prep_recv(&recv_op_.sqe(), socket_.get(), buffer_ + filled_, room, 0);
     ring_.push(recv_op_);
 }
 
@@ -114,7 +132,7 @@ void fetch_connection::on_recv(int res, std::uint32_t) noexcept {
 }
 
 void fetch_connection::take_head() noexcept {
-    auto out = reader_.feed({reinterpret_cast<const char*>(buffer_.get()), filled_}, head_request_);
+    auto out = reader_.feed({reinterpret_cast<const char*>(buffer_), filled_}, head_request_);
     if (out.result == http::response_reader::state::need_more)
         return receive();
     if (out.result == http::response_reader::state::error)
@@ -144,7 +162,7 @@ void fetch_connection::write_body() noexcept {
     std::size_t available = filled_ - consumed_;
     if (available == 0) {
         filled_ = consumed_ = 0;
-        return receive();
+        return path_ == receive_path::splice ? splice_in() : receive();
     }
     std::uint64_t n = std::min<std::uint64_t>(available, body_left_);
     n = std::min(n, events_.may_write(*this, body_offset_));
@@ -154,22 +172,78 @@ void fetch_connection::write_body() noexcept {
         return write_body();
     }
     write_length_ = n;
-    io_uring_prep_write(&write_op_.sqe(), file_fd_, buffer_.get() + consumed_, unsigned(n),
-                        body_offset_);
+    if (path_ == receive_path::fixed)
+        io_uring_prep_write_fixed(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
+                                  body_offset_, int(buffer_index_));
+    else
+        io_uring_prep_write(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
+                            body_offset_);
     ring_.push(write_op_);
 }
 
 void fetch_connection::on_write(int res, std::uint32_t) noexcept {
     if (res <= 0)
         return fail(res < 0 ? res : -EIO);
-    std::span<const std::byte> bytes(buffer_.get() + consumed_, std::size_t(res));
+    std::span<const std::byte> bytes(buffer_ + consumed_, std::size_t(res));
     std::uint64_t at = body_offset_;
     consumed_ += std::size_t(res);
     body_offset_ += std::uint64_t(res);
     body_left_ -= std::uint64_t(res);
-    events_.written(*this, at, bytes);
+    events_.written(*this, at, std::uint64_t(res), bytes);
     if (stopping_)
         return fail(-ECANCELED);
+    write_body();
+}
+
+// receive_path::splice, with nothing buffered: up to a pipeful of the body from the socket.
+void fetch_connection::splice_in() noexcept {
+    std::uint64_t n = std::min<std::uint64_t>(body_left_, pipe_size_);
+    n = std::min(n, events_.may_write(*this, body_offset_));
+    if (n == 0) { // the piece ends here now (split): drop the rest of this response
+        keep_alive_ = false;
+        body_left_ = 0;
+        return write_body();
+    }
+    auto allowed = events_.receive_allowance(*this);
+    if (allowed == 0) {
+        paused_ = true;
+        return;
+    }
+    n = std::min(n, allowed);
+    io_uring_prep_splice(&splice_in_op_.sqe(), socket_.get(), -1, pipe_write_.get(), -1,
+                         unsigned(n), 0);
+    ring_.push(splice_in_op_);
+}
+
+void fetch_connection::on_splice_in(int res, std::uint32_t) noexcept {
+    if (stopping_)
+        return fail(-ECANCELED);
+    if (res <= 0) // 0: the peer closed before the body was whole
+        return fail(res < 0 ? res : -EPIPE);
+    in_pipe_ = std::size_t(res);
+    received_bytes_ += std::size_t(res);
+    last_progress_ns_ = monotonic_ns();
+    splice_out();
+}
+
+void fetch_connection::splice_out() noexcept {
+    io_uring_prep_splice(&splice_out_op_.sqe(), pipe_read_.get(), -1, file_fd_,
+                         std::int64_t(body_offset_), unsigned(in_pipe_), 0);
+    ring_.push(splice_out_op_);
+}
+
+void fetch_connection::on_splice_out(int res, std::uint32_t) noexcept {
+    if (res <= 0)
+        return fail(res < 0 ? res : -EIO);
+    std::uint64_t at = body_offset_;
+    in_pipe_ -= std::size_t(res);
+    body_offset_ += std::uint64_t(res);
+    body_left_ -= std::uint64_t(res);
+    events_.written(*this, at, std::uint64_t(res), {});
+    if (stopping_)
+        return fail(-ECANCELED);
+    if (in_pipe_ > 0)
+        return splice_out(); // a short write: the rest of the pipe first
     write_body();
 }
 

@@ -72,7 +72,14 @@ class FaultProxy:
 
     @staticmethod
     def _reset(sock):
+        """Sends an RST. The other pump thread may be blocked in recv() on this socket, which
+        keeps the kernel's socket alive past close(): SHUT_RD wakes it first (and, unlike SHUT_WR,
+        sends no FIN), so the last reference goes at once and with it, lingering 0, the RST."""
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
         sock.close()
 
     def _requests(self, client, server):

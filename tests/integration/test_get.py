@@ -96,6 +96,46 @@ class GetTest(unittest.TestCase):
                 self.assertEqual(report["retries"], 0)
                 self.assertEqual(self.left_over(), [])
 
+    def test_every_receive_path_is_exact_through_faults_and_stops(self):
+        """--io fixed and splice (plain is every other test's): the edge sizes, a reset and an
+        early close mid-body, a checksum (spliced bytes are hashed from the file afterwards), and
+        a SIGINT while a socket splice is blocked in the kernel."""
+        sizes = [0, 1, 4097, PIECE + 1, 3 << 20]
+        for size in sizes:
+            self.write("f%d" % size, os.urandom(size))
+        big = os.urandom(8 << 20)
+        self.write("f", big)
+        for io in ("fixed", "splice"):
+            for n, size in itertools.product((1, 4), sizes):
+                with self.subTest(io=io, size=size, connections=n):
+                    with open(os.path.join(self.root, "f%d" % size), "rb") as f:
+                        expected = f.read()
+                    code, report, err = self.get_json(
+                        self.base + "f%d" % size, "--io", io, "-n", str(n), "--piece-size",
+                        str(PIECE), "-f", "--checksum", "sha-256=" + sha256(expected))
+                    self.exact(report, err, expected, "f%d" % size)
+                    self.assertEqual(report["integrity"], "checksum")
+            for fault in ("reset", "close"):
+                with self.subTest(io=io, fault=fault):
+                    proxy = self.proxy(fault=fault, fault_connection=2, fault_after=300_000)
+                    code, report, err = self.get_json(proxy.url("/f"), "--io", io, "-n", "4",
+                                                      "--piece-size", "1M", "-f")
+                    self.exact(report, err, big)
+                    self.assertGreaterEqual(report["retries"], 1)
+            with self.subTest(io=io, stop="SIGINT"):
+                slow = self.proxy(rate=1 << 20)
+                p = subprocess.Popen([GET, slow.url("/f"), "--io", io, "-n", "4", "-f", "-q"],
+                                     cwd=self.out)
+                wait_for(lambda: self.claimed() > 0 or p.poll() is not None, 60,
+                         "the first checkpoint")
+                p.send_signal(signal.SIGINT)
+                self.assertEqual(p.wait(30), 130)
+                slow.rate = None
+                code, report, err = self.get_json(slow.url("/f"), "--io", io, "-f")
+                self.exact(report, err, big)
+                self.assertGreater(report["bytes_resumed"], 0)
+                os.unlink(os.path.join(self.out, "f"))
+
     def test_exit_codes(self):
         self.write("f", offset_pattern(10000))
         self.assertEqual(self.get(self.base + "f", "-q")[0], 0)

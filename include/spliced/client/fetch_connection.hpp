@@ -1,15 +1,23 @@
 #pragma once
 // One HTTP/1.1 connection of spliced-get on the ring: CONNECT, SEND a request head, RECV the
-// response head, then RECV body bytes into its buffer and WRITE them into the output file at the
-// position its owner gives, one request at a time, kept alive between requests.
+// response head, then move the body into the output file at the position its owner gives, one
+// request at a time, kept alive between requests. The body takes one of three paths (--io;
+// perf/get_compare measures them):
+//   plain   RECV into the connection's buffer, WRITE from it;
+//   fixed   the buffer is registered with the ring: READ_FIXED from the socket, WRITE_FIXED;
+//   splice  SPLICE socket -> the connection's pipe -> file: the bytes never reach user space and
+//           are not hashed on the way (integrity reads them back at the end).
+// Body bytes that came in the buffer with the head are written from the buffer on every path.
 //
 // Ownership (DESIGN.md §11): the downloader owns every fetch_connection and frees one only when
-// idle() (no operation in flight: its callback_count is zero). The buffer, the socket and the
-// request text belong to the connection and live as long as it does, so every SQE names memory
-// that outlives its CQE. stop() shuts the socket down, which ends any RECV or SEND in flight, and
-// cancels a CONNECT (a shut-down socket that is still connecting does not notice); a WRITE ends
-// by itself; the connection then reports failed() once, from its last completion.
+// idle() (no operation in flight: its callback_count is zero). The socket, the pipe and the
+// request text belong to the connection; its buffer belongs to the connection_pool, which
+// outlives it; so every SQE names memory that outlives its CQE. stop() shuts the socket down,
+// which ends any RECV, READ, SEND or socket SPLICE in flight, and cancels a CONNECT (a shut-down
+// socket that is still connecting does not notice); a WRITE or a pipe-to-file SPLICE ends by
+// itself; the connection then reports failed() once, from its last completion.
 
+#include "spliced/client/receive_path.hpp"
 #include "spliced/core/callback_count.hpp"
 #include "spliced/core/unique_fd.hpp"
 #include "spliced/http/response_reader.hpp"
@@ -45,8 +53,9 @@ class fetch_events {
     // How many body bytes the connection may receive now (--limit-rate); 0 pauses it until
     // resume(). Asked before every body RECV.
     virtual std::uint64_t receive_allowance(fetch_connection& c) noexcept = 0;
-    // `bytes` were written at `offset` (they are still in the connection's buffer).
-    virtual void written(fetch_connection& c, std::uint64_t offset,
+    // `length` bytes were written at `offset`; `bytes` holds them when they passed through the
+    // connection's buffer (still there), and is empty when they were spliced.
+    virtual void written(fetch_connection& c, std::uint64_t offset, std::uint64_t length,
                          std::span<const std::byte> bytes) noexcept = 0;
     // The body target is fully written; the connection is idle and reusable when `reusable`.
     virtual void response_done(fetch_connection& c, bool reusable) noexcept = 0;
@@ -61,8 +70,15 @@ class fetch_events {
 
 class fetch_connection {
   public:
+    // The buffer (of `buffer_size` bytes; registered with the ring at `buffer_index` for
+    // receive_path::fixed) must outlive the connection.
+    struct buffer {
+        std::byte* data = nullptr;
+        std::size_t size = 0;
+        unsigned index = 0;
+    };
     fetch_connection(uring::ring& ring, fetch_events& events, const sockaddr_storage& peer,
-                     socklen_t peer_length, int file_fd, std::size_t buffer_size);
+                     socklen_t peer_length, int file_fd, buffer b, receive_path path);
     fetch_connection(const fetch_connection&) = delete;
     fetch_connection& operator=(const fetch_connection&) = delete;
     ~fetch_connection();
@@ -88,11 +104,15 @@ class fetch_connection {
     void on_send(int res, std::uint32_t flags) noexcept;
     void on_recv(int res, std::uint32_t flags) noexcept;
     void on_write(int res, std::uint32_t flags) noexcept;
+    void on_splice_in(int res, std::uint32_t flags) noexcept;
+    void on_splice_out(int res, std::uint32_t flags) noexcept;
     void on_cancel(int, std::uint32_t) noexcept { settle(); }
     void send_request() noexcept;
     void receive() noexcept;
     void take_head() noexcept;
     void write_body() noexcept;
+    void splice_in() noexcept;
+    void splice_out() noexcept;
     void fail(int error) noexcept;
     void settle() noexcept;
 
@@ -104,8 +124,13 @@ class fetch_connection {
     int file_fd_;
     unique_fd socket_;
     callback_count pending_; // operations in flight
-    std::unique_ptr<std::byte[]> buffer_;
+    std::byte* buffer_;
     std::size_t buffer_size_;
+    unsigned buffer_index_;
+    receive_path path_;
+    unique_fd pipe_read_, pipe_write_; // receive_path::splice
+    std::size_t pipe_size_ = 0;
+    std::size_t in_pipe_ = 0;  // spliced in, not yet out to the file
     std::size_t filled_ = 0;   // bytes in buffer_
     std::size_t consumed_ = 0; // of those, handled (head, or body written)
     std::string request_;
@@ -130,6 +155,9 @@ class fetch_connection {
     uring::member_operation<self, &self::on_recv> recv_op_{uring::op_kind::recv, *this};
     uring::member_operation<self, &self::on_write> write_op_{uring::op_kind::write, *this};
     uring::member_operation<self, &self::on_cancel> cancel_op_{uring::op_kind::cancel, *this};
+    uring::member_operation<self, &self::on_splice_in> splice_in_op_{uring::op_kind::splice, *this};
+    uring::member_operation<self, &self::on_splice_out> splice_out_op_{uring::op_kind::splice,
+                                                                       *this};
 };
 
 } // namespace spliced::client

@@ -2,6 +2,7 @@
 // What spliced-get was asked to do (src/get_flags.cpp fills it from the command line) and the
 // exit codes scripts rely on (README "spliced-get": change them only by adding).
 
+#include "spliced/client/receive_path.hpp"
 #include "spliced/http/repr_digest.hpp"
 #include "spliced/http/url.hpp"
 
@@ -44,8 +45,9 @@ struct get_options {
     std::chrono::milliseconds stall_timeout{30'000}; // no byte on a busy connection
     client::on_change change = on_change::restart;
     bool require_resume = false;
-    std::uint64_t limit_rate = 0; // bytes/s over all connections; 0: unlimited
-    bool if_changed = false;      // fetch only if FILE's last download is no longer current
+    receive_path io = receive_path::plain; // --io: how body bytes reach the file
+    std::uint64_t limit_rate = 0;          // bytes/s over all connections; 0: unlimited
+    bool if_changed = false; // fetch only if FILE's last download is no longer current
     std::optional<http::sha256_digest> checksum;
     bool force = false;
     bool quiet = false;
