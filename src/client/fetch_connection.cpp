@@ -164,13 +164,9 @@ void fetch_connection::write_body() noexcept {
         filled_ = consumed_ = 0;
         return path_ == receive_path::splice ? splice_in() : receive();
     }
-    std::uint64_t n = std::min<std::uint64_t>(available, body_left_);
-    n = std::min(n, events_.may_write(*this, body_offset_));
-    if (n == 0) { // the piece ends here now (split): drop the rest of this response
-        keep_alive_ = false;
-        body_left_ = 0;
+    std::uint64_t n = writable(available);
+    if (n == 0)
         return write_body();
-    }
     write_length_ = n;
     if (path_ == receive_path::fixed)
         io_uring_prep_write_fixed(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
@@ -179,6 +175,17 @@ void fetch_connection::write_body() noexcept {
         io_uring_prep_write(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
                             body_offset_);
     ring_.push(write_op_);
+}
+
+// At most `n` body bytes from here, as the response and the piece allow; 0 when the piece ends
+// here now (split), and then the rest of this response is dropped and the socket not reused.
+std::uint64_t fetch_connection::writable(std::uint64_t n) noexcept {
+    n = std::min({n, body_left_, events_.may_write(*this, body_offset_)});
+    if (n == 0) {
+        keep_alive_ = false;
+        body_left_ = 0;
+    }
+    return n;
 }
 
 void fetch_connection::on_write(int res, std::uint32_t) noexcept {
@@ -197,13 +204,9 @@ void fetch_connection::on_write(int res, std::uint32_t) noexcept {
 
 // receive_path::splice, with nothing buffered: up to a pipeful of the body from the socket.
 void fetch_connection::splice_in() noexcept {
-    std::uint64_t n = std::min<std::uint64_t>(body_left_, pipe_size_);
-    n = std::min(n, events_.may_write(*this, body_offset_));
-    if (n == 0) { // the piece ends here now (split): drop the rest of this response
-        keep_alive_ = false;
-        body_left_ = 0;
+    std::uint64_t n = writable(pipe_size_);
+    if (n == 0)
         return write_body();
-    }
     auto allowed = events_.receive_allowance(*this);
     if (allowed == 0) {
         paused_ = true;

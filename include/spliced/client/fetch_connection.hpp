@@ -111,6 +111,7 @@ class fetch_connection {
     void receive() noexcept;
     void take_head() noexcept;
     void write_body() noexcept;
+    std::uint64_t writable(std::uint64_t n) noexcept;
     void splice_in() noexcept;
     void splice_out() noexcept;
     void fail(int error) noexcept;
