@@ -498,31 +498,34 @@ class GetTest(unittest.TestCase):
         ports = {"spliced": self.server.port, "nginx": nginx.port}
         for (origin, port), on_change in itertools.product(ports.items(), ("restart", "fail")):
             with self.subTest(origin=origin, on_change=on_change):
+                # A fresh name per case: rewriting the last case's file in place while the
+                # origin still holds it open (and cached) would itself be a change mid-run.
+                name = "f-%s-%s" % (origin, on_change)
                 old, new = os.urandom(size), os.urandom(size)
-                self.write("f", old)
+                self.write(name, old)
                 proxy = self.proxy(port, rate=2 << 20)
-                p = subprocess.Popen([GET, proxy.url("/f"), "-n", "4", "--piece-size", "1M", "-f",
-                                      "--json", "--on-change", on_change], cwd=self.out,
+                p = subprocess.Popen([GET, proxy.url("/" + name), "-n", "4", "--piece-size", "1M",
+                                      "-f", "--json", "--on-change", on_change], cwd=self.out,
                                      stdout=subprocess.PIPE, text=True)
-                wait_for(lambda: self.claimed() >= 0.25 * size or p.poll() is not None, 60,
+                wait_for(lambda: self.claimed(name) >= 0.25 * size or p.poll() is not None, 60,
                          "a quarter of the old file")
                 self.assertIsNone(p.poll(), "finished before the file was replaced")
-                self.replace_on_origin("f", new)
+                self.replace_on_origin(name, new)
                 proxy.rate = None
                 out, _ = p.communicate(timeout=120)
                 report = json.loads(out)
                 if on_change == "restart":
-                    self.exact(report, "", new)
+                    self.exact(report, "", new, name)
                     self.assertGreaterEqual(report["restarts"], 1)
                     self.assertEqual(report["sha256"], sha256(new))
                 else:
                     self.assertEqual((p.returncode, report["exit_code"]), (8, 8), out)
-                    self.assertFalse(os.path.exists(os.path.join(self.out, "f")))
+                    self.assertFalse(os.path.exists(os.path.join(self.out, name)))
                     self.assertEqual(self.left_over(), [])  # old bytes are of no use any more
                     # A later run fetches the new file whole.
-                    code, report, err = self.get_json(proxy.url("/f"), "-f")
-                    self.exact(report, err, new)
-                os.unlink(os.path.join(self.out, "f"))
+                    code, report, err = self.get_json(proxy.url("/" + name), "-f")
+                    self.exact(report, err, new, name)
+                os.unlink(os.path.join(self.out, name))
 
     def test_a_gibibyte_is_exact_from_both_origins_with_1_4_and_16_connections(self):
         size = (1 << 30) + 4097  # not a multiple of any piece size
