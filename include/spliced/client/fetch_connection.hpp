@@ -2,7 +2,7 @@
 // One HTTP/1.1 connection of spliced-get on the ring: CONNECT, SEND a request head, RECV the
 // response head, then move the body into the output file at the position its owner gives, one
 // request at a time, kept alive between requests. The body takes one of three paths (--io;
-// perf/get_compare measures them):
+// perf/clients measures them):
 //   plain   RECV into the connection's buffer, WRITE from it;
 //   fixed   the buffer is registered with the ring: READ_FIXED from the socket, WRITE_FIXED;
 //   splice  SPLICE socket -> the connection's pipe -> file: the bytes never reach user space and

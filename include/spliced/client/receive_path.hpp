@@ -1,6 +1,6 @@
 #pragma once
 // How spliced-get moves body bytes from a socket into FILE.part (--io; fetch_connection.hpp
-// describes each path, perf/get_compare measures them).
+// describes each path, perf/clients measures them).
 
 namespace spliced::client {
 
