@@ -54,13 +54,13 @@ void print_json(const client::get_options& o, const client::download_report& r) 
                    "\", \"bytes\": " + std::to_string(m.bytes) +
                    ", \"dropped\": " + (m.dropped ? "true" : "false") + "}";
     std::printf("{\"url\": \"%s\", \"output\": \"%s\", \"size\": %llu, \"sha256\": \"%s\", "
-                "\"etag\": \"%s\", \"integrity\": \"%s\", \"bytes_fetched\": %llu, "
+                "\"etag\": \"%s\", \"integrity\": \"%s\", \"io\": \"%s\", \"bytes_fetched\": %llu, "
                 "\"bytes_resumed\": %llu, \"retries\": %u, \"restarts\": %u, "
                 "\"unchanged\": %s, \"origins\": [%s], \"seconds\": %.3f, \"exit_code\": %d, "
                 "\"error\": \"%s\"}\n",
                 json_escape(o.url_text).c_str(), json_escape(o.output).c_str(),
                 (unsigned long long)r.size, r.sha256.c_str(), json_escape(r.etag).c_str(),
-                r.integrity.c_str(), (unsigned long long)r.bytes_fetched,
+                r.integrity.c_str(), r.io.c_str(), (unsigned long long)r.bytes_fetched,
                 (unsigned long long)r.bytes_resumed, r.retries, r.restarts,
                 r.unchanged ? "true" : "false", origins.c_str(), r.seconds, int(r.code),
                 json_escape(r.message).c_str());
@@ -82,7 +82,7 @@ client::get_options parse(int argc, char** argv) {
         ("retry-max-time", po::value<std::string>()->default_value("60s"), "give up after this long without progress")
         ("connect-timeout", po::value<std::string>()->default_value("10s"), "for each connection attempt")
         ("stall-timeout", po::value<std::string>()->default_value("30s"), "a busy connection with no byte for this long is retried")
-        ("io", po::value<std::string>()->default_value("plain"), "how body bytes reach FILE.part: plain (recv + write), fixed (registered buffers: read_fixed + write_fixed) or splice (socket -> pipe -> file, hashed afterwards); perf/clients measures them")
+        ("io", po::value<std::string>()->default_value("auto"), "how body bytes reach FILE.part: splice (socket -> pipe -> file; the fastest and cheapest, see perf/clients), plain (recv + write), fixed (registered buffers: read_fixed + write_fixed) or auto: splice on ext4, XFS, Btrfs, F2FS and tmpfs, plain elsewhere")
         ("limit-rate", po::value<std::string>(), "at most RATE bytes/s over all connections (e.g. 500k, 20M)")
         ("on-change", po::value<std::string>()->default_value("restart"), "the file changed on the origin: restart (start over) or fail (exit 8)")
         ("require-resume", "exit 10 instead of refetching from 0 when the origin ignores Range")
@@ -158,14 +158,16 @@ client::get_options parse(int argc, char** argv) {
         o.limit_rate = *r;
     }
     auto io = vm["io"].as<std::string>();
-    if (io == "plain")
+    if (io == "auto")
+        o.io = client::receive_path::automatic;
+    else if (io == "plain")
         o.io = client::receive_path::plain;
     else if (io == "fixed")
         o.io = client::receive_path::fixed;
     else if (io == "splice")
         o.io = client::receive_path::splice;
     else
-        refuse("--io: '" + io + "' is not plain, fixed or splice");
+        refuse("--io: '" + io + "' is not auto, plain, fixed or splice");
     o.retries = vm["retries"].as<unsigned>();
     o.retry_max_time = duration_flag(vm, "retry-max-time");
     o.connect_timeout = duration_flag(vm, "connect-timeout");

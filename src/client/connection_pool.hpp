@@ -60,6 +60,7 @@ class connection_pool {
     void count_per_origin(origin_set& origins) const noexcept;
     bool empty() const noexcept { return slots_.empty(); }
     std::size_t size() const noexcept { return slots_.size(); }
+    receive_path path() const noexcept { return path_; } // resolved: never automatic
 
   private:
     uring::ring& ring_;

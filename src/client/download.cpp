@@ -25,7 +25,8 @@ download::download(const get_options& options, uring::ring& ring, output_file& o
                    origin_set origins)
     : options_(options), ring_(ring), out_(out), origins_(std::move(origins)),
       // Twice the connections: dead ones hold their buffer until reaped.
-      pool_(ring, *this, out.fd(), options.io, 2 * std::max(1u, options.connections)),
+      pool_(ring, *this, out.fd(), resolve(options.io, out.fd()),
+            2 * std::max(1u, options.connections)),
       connections_(std::max(1u, options.connections)),
       retries_(options.retries, options.retry_max_time, monotonic_ns()),
       started_ns_(monotonic_ns()), rate_(options.limit_rate),
@@ -389,6 +390,7 @@ download_report download::finish() {
     report_.size = pin_ ? pin_->size : 0;
     report_.etag = pin_ ? pin_->etag : "";
     report_.integrity = "none";
+    report_.io = name(pool_.path());
     if (unchanged_) { // FILE is current: it stays as it is, and FILE.part goes
         out_.discard();
         report_.unchanged = true;

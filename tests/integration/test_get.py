@@ -97,15 +97,14 @@ class GetTest(unittest.TestCase):
                 self.assertEqual(self.left_over(), [])
 
     def test_every_receive_path_is_exact_through_faults_and_stops(self):
-        """--io fixed and splice (plain is every other test's): the edge sizes, a reset and an
-        early close mid-body, a checksum (spliced bytes are hashed from the file afterwards), and
-        a SIGINT while a socket splice is blocked in the kernel."""
+        """--io plain and fixed (splice, what auto picks here, is every other test's): the edge
+        sizes, a reset and an early close mid-body, a checksum, and a SIGINT mid-body."""
         sizes = [0, 1, 4097, PIECE + 1, 3 << 20]
         for size in sizes:
             self.write("f%d" % size, os.urandom(size))
         big = os.urandom(8 << 20)
         self.write("f", big)
-        for io in ("fixed", "splice"):
+        for io in ("plain", "fixed"):
             for n, size in itertools.product((1, 4), sizes):
                 with self.subTest(io=io, size=size, connections=n):
                     with open(os.path.join(self.root, "f%d" % size), "rb") as f:
@@ -135,6 +134,39 @@ class GetTest(unittest.TestCase):
                 self.exact(report, err, big)
                 self.assertGreater(report["bytes_resumed"], 0)
                 os.unlink(os.path.join(self.out, "f"))
+
+    def test_auto_splices_only_where_the_filesystem_is_known_to_take_it(self):
+        """--io auto (the default) splices into ext4, XFS, Btrfs, F2FS and tmpfs and falls back
+        to plain anywhere else: here a tmpfs and a ramfs, each mounted in a private mount
+        namespace of the spliced-get process, and this test's own output directory."""
+        data = os.urandom(3 << 20)
+        self.write("f", data)
+        code, report, err = self.get_json(self.base + "f")
+        self.exact(report, err, data)
+        fs = subprocess.run(["stat", "-f", "-c", "%T", self.out], capture_output=True,
+                            text=True).stdout.strip()
+        self.assertEqual(report["io"],
+                         "splice" if fs in ("ext2/ext3", "xfs", "btrfs", "f2fs", "tmpfs")
+                         else "plain", fs)
+        code, report, err = self.get_json(self.base + "f", "--io", "plain", "-f")
+        self.exact(report, err, data)
+        self.assertEqual(report["io"], "plain")
+        disk = os.path.join(self.out, "disk")
+        os.mkdir(disk)
+        for fstype, io in (("tmpfs", "splice"), ("ramfs", "plain")):
+            with self.subTest(fstype=fstype):
+                script = ('mount -t "$1" none "$0" && cd "$0" || exit 99; "$2" "$3" --json && '
+                          'sha256sum f >&2')
+                p = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script,
+                                    disk, fstype, os.path.abspath(GET), self.base + "f"],
+                                   capture_output=True, text=True, timeout=60)
+                if p.returncode == 99:
+                    self.skipTest("cannot mount a %s in a private namespace: %s"
+                                  % (fstype, p.stderr.strip()))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                report = json.loads(p.stdout)
+                self.assertEqual(report["io"], io)
+                self.assertIn(sha256(data), p.stderr)
 
     def test_exit_codes(self):
         self.write("f", offset_pattern(10000))

@@ -17,6 +17,7 @@ struct download_report {
     std::string etag;
     std::string sha256;    // hex, when computed
     std::string integrity; // "checksum", "repr-digest" or "none"
+    std::string io;        // the receive path used: "plain", "fixed" or "splice"
     std::uint64_t bytes_fetched = 0;
     std::uint64_t bytes_resumed = 0;
     unsigned retries = 0;

@@ -45,8 +45,8 @@ struct get_options {
     std::chrono::milliseconds stall_timeout{30'000}; // no byte on a busy connection
     client::on_change change = on_change::restart;
     bool require_resume = false;
-    receive_path io = receive_path::plain; // --io: how body bytes reach the file
-    std::uint64_t limit_rate = 0;          // bytes/s over all connections; 0: unlimited
+    receive_path io = receive_path::automatic; // --io: how body bytes reach the file
+    std::uint64_t limit_rate = 0;              // bytes/s over all connections; 0: unlimited
     bool if_changed = false; // fetch only if FILE's last download is no longer current
     std::optional<http::sha256_digest> checksum;
     bool force = false;
