@@ -61,13 +61,20 @@ class connection_pool {
     bool empty() const noexcept { return slots_.empty(); }
     std::size_t size() const noexcept { return slots_.size(); }
     receive_path path() const noexcept { return path_; } // resolved: never automatic
+    // For --json: the path's name, "fixed-direct" when fixed writes go O_DIRECT.
+    const char* path_name() const noexcept;
 
   private:
     uring::ring& ring_;
     fetch_events& events_;
-    int file_fd_;
     receive_path path_;
-    std::vector<std::unique_ptr<std::byte[]>> buffers_; // never freed before the pool
+    unique_fd direct_fd_; // receive_path::fixed: FILE.part again, O_DIRECT, where allowed
+    fetch_connection::file_target file_;
+    struct aligned_delete {
+        void operator()(std::byte* p) const noexcept;
+    };
+    // Page-aligned (O_DIRECT needs aligned memory); never freed before the pool.
+    std::vector<std::unique_ptr<std::byte[], aligned_delete>> buffers_;
     std::vector<unsigned> free_buffers_;
     std::vector<std::unique_ptr<slot>> slots_;
 };

@@ -390,7 +390,7 @@ download_report download::finish() {
     report_.size = pin_ ? pin_->size : 0;
     report_.etag = pin_ ? pin_->etag : "";
     report_.integrity = "none";
-    report_.io = name(pool_.path());
+    report_.io = pool_.path_name();
     if (unchanged_) { // FILE is current: it stays as it is, and FILE.part goes
         out_.discard();
         report_.unchanged = true;

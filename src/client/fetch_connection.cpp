@@ -3,6 +3,7 @@
 #include "spliced/core/clock.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <system_error>
@@ -11,9 +12,9 @@
 namespace spliced::client {
 
 fetch_connection::fetch_connection(uring::ring& ring, fetch_events& events,
-                                   const sockaddr_storage& peer, socklen_t peer_length, int file_fd,
-                                   buffer b, receive_path path)
-    : ring_(ring), events_(events), peer_(peer), peer_length_(peer_length), file_fd_(file_fd),
+                                   const sockaddr_storage& peer, socklen_t peer_length,
+                                   file_target file, buffer b, receive_path path)
+    : ring_(ring), events_(events), peer_(peer), peer_length_(peer_length), file_(file),
       buffer_(b.data), buffer_size_(b.size), buffer_index_(b.index), path_(path) {
     uring::count_in(pending_, {&connect_op_, &send_op_, &recv_op_, &write_op_, &cancel_op_,
                                &splice_in_op_, &splice_out_op_});
@@ -167,13 +168,20 @@ void fetch_connection::write_body() noexcept {
     std::uint64_t n = writable(available);
     if (n == 0)
         return write_body();
+    int fd = file_.fd;
+    if (file_.direct_align != 0) {
+        auto step = plan_direct(n, available);
+        if (step == direct_step::receive_more)
+            return receive();
+        if (step == direct_step::write_direct)
+            fd = file_.direct_fd;
+    }
     write_length_ = n;
     if (path_ == receive_path::fixed)
-        io_uring_prep_write_fixed(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
+        io_uring_prep_write_fixed(&write_op_.sqe(), fd, buffer_ + consumed_, unsigned(n),
                                   body_offset_, int(buffer_index_));
     else
-        io_uring_prep_write(&write_op_.sqe(), file_fd_, buffer_ + consumed_, unsigned(n),
-                            body_offset_);
+        io_uring_prep_write(&write_op_.sqe(), fd, buffer_ + consumed_, unsigned(n), body_offset_);
     ring_.push(write_op_);
 }
 
@@ -186,6 +194,41 @@ std::uint64_t fetch_connection::writable(std::uint64_t n) noexcept {
         body_left_ = 0;
     }
     return n;
+}
+
+// O_DIRECT writes whole aligned blocks from an aligned address only; everything else goes
+// through the page cache. So: up to the next aligned file offset buffered; from there, whole
+// blocks direct (moving the bytes to the buffer's aligned start first if they sit elsewhere,
+// as after a response head); a last partial block buffered once the piece or the response ends
+// there, or received into until it is whole. `n` (what writable() allows) is trimmed to the
+// write. The blocks written directly are never touched by a buffered write: every buffered write
+// lies in a block that is either before the first or after the last whole block of its range.
+fetch_connection::direct_step fetch_connection::plan_direct(std::uint64_t& n,
+                                                            std::size_t available) noexcept {
+    const std::uint64_t align = file_.direct_align;
+    if (std::uint64_t gap = (align - body_offset_ % align) % align; gap != 0) {
+        n = std::min(n, gap);
+        return direct_step::write_buffered;
+    }
+    if (std::uint64_t whole = n - n % align; whole != 0) {
+        if (consumed_ % align != 0) { // the buffer's start is aligned (connection_pool)
+            std::memmove(buffer_, buffer_ + consumed_, available);
+            filled_ = available;
+            consumed_ = 0;
+        }
+        n = whole;
+        return direct_step::write_direct;
+    }
+    // Less than a block: the end of what may be written here, or more is coming.
+    bool last = n < available || n == body_left_ || n == events_.may_write(*this, body_offset_);
+    if (last)
+        return direct_step::write_buffered;
+    if (consumed_ != 0) { // room for the rest of the block, whatever consumed_ was
+        std::memmove(buffer_, buffer_ + consumed_, available);
+        filled_ = available;
+        consumed_ = 0;
+    }
+    return direct_step::receive_more;
 }
 
 void fetch_connection::on_write(int res, std::uint32_t) noexcept {
@@ -230,7 +273,7 @@ void fetch_connection::on_splice_in(int res, std::uint32_t) noexcept {
 }
 
 void fetch_connection::splice_out() noexcept {
-    io_uring_prep_splice(&splice_out_op_.sqe(), pipe_read_.get(), -1, file_fd_,
+    io_uring_prep_splice(&splice_out_op_.sqe(), pipe_read_.get(), -1, file_.fd,
                          std::int64_t(body_offset_), unsigned(in_pipe_), 0);
     ring_.push(splice_out_op_);
 }

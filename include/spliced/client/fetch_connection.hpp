@@ -77,8 +77,16 @@ class fetch_connection {
         std::size_t size = 0;
         unsigned index = 0;
     };
+    // Where body bytes go: FILE.part, and (receive_path::fixed, where the filesystem allows)
+    // the same file opened with O_DIRECT, for writes that start and end on `direct_align`
+    // boundaries from an aligned buffer. Both descriptors outlive the connection.
+    struct file_target {
+        int fd = -1;
+        int direct_fd = -1;
+        std::size_t direct_align = 0; // 0: no O_DIRECT
+    };
     fetch_connection(uring::ring& ring, fetch_events& events, const sockaddr_storage& peer,
-                     socklen_t peer_length, int file_fd, buffer b, receive_path path);
+                     socklen_t peer_length, file_target file, buffer b, receive_path path);
     fetch_connection(const fetch_connection&) = delete;
     fetch_connection& operator=(const fetch_connection&) = delete;
     ~fetch_connection();
@@ -112,6 +120,8 @@ class fetch_connection {
     void take_head() noexcept;
     void write_body() noexcept;
     std::uint64_t writable(std::uint64_t n) noexcept;
+    enum class direct_step { write_buffered, write_direct, receive_more };
+    direct_step plan_direct(std::uint64_t& n, std::size_t available) noexcept;
     void splice_in() noexcept;
     void splice_out() noexcept;
     void fail(int error) noexcept;
@@ -122,7 +132,7 @@ class fetch_connection {
     fetch_events& events_;
     sockaddr_storage peer_;
     socklen_t peer_length_;
-    int file_fd_;
+    file_target file_;
     unique_fd socket_;
     callback_count pending_; // operations in flight
     std::byte* buffer_;
