@@ -82,7 +82,7 @@ client::get_options parse(int argc, char** argv) {
         ("retry-max-time", po::value<std::string>()->default_value("60s"), "give up after this long without progress")
         ("connect-timeout", po::value<std::string>()->default_value("10s"), "for each connection attempt")
         ("stall-timeout", po::value<std::string>()->default_value("30s"), "a busy connection with no byte for this long is retried")
-        ("io", po::value<std::string>()->default_value("auto"), "how body bytes reach FILE.part: splice (socket -> pipe -> file; the fastest and cheapest, see perf/clients), plain (recv + write), fixed (registered buffers: read_fixed + write_fixed) or auto: splice on ext4, XFS, Btrfs, F2FS and tmpfs, plain elsewhere")
+        ("io", po::value<std::string>()->default_value("auto"), "how body bytes reach FILE.part: fixed (registered buffers, read_fixed + write_fixed, O_DIRECT where the filesystem allows), splice (socket -> pipe -> file), plain (recv + write), or auto: fixed where O_DIRECT works (ext4, XFS), else splice (tmpfs, ...), else plain; see perf/clients")
         ("limit-rate", po::value<std::string>(), "at most RATE bytes/s over all connections (e.g. 500k, 20M)")
         ("on-change", po::value<std::string>()->default_value("restart"), "the file changed on the origin: restart (start over) or fail (exit 8)")
         ("require-resume", "exit 10 instead of refetching from 0 when the origin ignores Range")

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <new>
 #include <string>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <system_error>
 
@@ -16,22 +15,6 @@ namespace {
 constexpr std::size_t buffer_size = 256 * 1024;
 constexpr std::size_t buffer_align = 4096; // a page: covers every filesystem's DIO alignment here
 
-// FILE.part opened once more with O_DIRECT, and the block size its writes must keep to, when
-// the filesystem reports one (statx STATX_DIOALIGN, Linux 6.1) that the buffers satisfy;
-// blocks are at least a page, so that no buffered write shares a page with a direct one.
-std::pair<unique_fd, std::size_t> open_direct(int file_fd) {
-    struct statx st {};
-    if (::statx(file_fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) != 0 ||
-        !(st.stx_mask & STATX_DIOALIGN) || st.stx_dio_offset_align == 0 ||
-        st.stx_dio_mem_align == 0 || st.stx_dio_offset_align > buffer_align ||
-        st.stx_dio_mem_align > buffer_align)
-        return {unique_fd(), 0};
-    auto self = "/proc/self/fd/" + std::to_string(file_fd);
-    unique_fd fd(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
-    if (!fd)
-        return {unique_fd(), 0};
-    return {std::move(fd), buffer_align};
-}
 } // namespace
 
 void connection_pool::aligned_delete::operator()(std::byte* p) const noexcept {
@@ -39,26 +22,47 @@ void connection_pool::aligned_delete::operator()(std::byte* p) const noexcept {
 }
 
 connection_pool::connection_pool(uring::ring& ring, fetch_events& events, int file_fd,
-                                 receive_path path, unsigned capacity)
-    : ring_(ring), events_(events), path_(path) {
+                                 receive_path wanted, unsigned capacity)
+    : ring_(ring), events_(events), path_(resolve(wanted, file_fd)) {
     file_.fd = file_fd;
-    if (path == receive_path::fixed) {
-        auto [fd, align] = open_direct(file_fd);
-        direct_fd_ = std::move(fd);
-        file_.direct_fd = direct_fd_.get();
-        file_.direct_align = align;
-        if (auto r = ring.register_sparse_buffers(capacity); !r)
-            throw std::system_error(r.error(), "registering receive buffers (--io fixed)");
-    }
     buffers_.reserve(capacity); // emplace_back below never reallocates, so never leaks
     for (unsigned i = 0; i < capacity; ++i) {
         buffers_.emplace_back(
             static_cast<std::byte*>(::operator new[](buffer_size, std::align_val_t{buffer_align})));
-        if (path == receive_path::fixed)
-            if (auto r = ring.update_buffer(i, iovec{buffers_.back().get(), buffer_size}); !r)
-                throw std::system_error(r.error(), "registering receive buffers (--io fixed)");
         free_buffers_.push_back(capacity - 1 - i);
     }
+    if (path_ == receive_path::fixed) {
+        if (auto r = register_buffers(); !r) {
+            if (wanted != receive_path::automatic)
+                throw std::system_error(
+                    r.error(), "registering receive buffers for --io fixed (RLIMIT_MEMLOCK, ulimit "
+                               "-l, too low? --io auto falls back)");
+            path_ = resolve_unregistered(file_fd);
+        }
+    }
+    if (path_ == receive_path::fixed) {
+        // FILE.part once more, O_DIRECT, for the whole aligned blocks (fetch_connection).
+        if (std::size_t align = direct_alignment(file_fd); align != 0) {
+            auto self = "/proc/self/fd/" + std::to_string(file_fd);
+            direct_fd_.reset(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+            if (direct_fd_) {
+                file_.direct_fd = direct_fd_.get();
+                file_.direct_align = align;
+            }
+        }
+    }
+}
+
+// Registering pins the buffers' memory, charged to RLIMIT_MEMLOCK (without CAP_IPC_LOCK).
+result<void> connection_pool::register_buffers() noexcept {
+    if (auto r = ring_.register_sparse_buffers(unsigned(buffers_.size())); !r)
+        return r;
+    for (unsigned i = 0; i < buffers_.size(); ++i)
+        if (auto r = ring_.update_buffer(i, iovec{buffers_[i].get(), buffer_size}); !r) {
+            ring_.unregister_buffers();
+            return r;
+        }
+    return {};
 }
 
 connection_pool::slot* connection_pool::open(const origin_set& origins, std::size_t origin) {

@@ -38,8 +38,10 @@ class connection_pool {
     };
 
     // Room for `capacity` connections at once (live ones and dead ones not yet reaped).
-    // Registering the buffers can fail (RLIMIT_MEMLOCK): then it throws std::system_error.
-    connection_pool(uring::ring& ring, fetch_events& events, int file_fd, receive_path path,
+    // `wanted` is resolved for `file_fd` (receive_path.hpp). Registering the buffers for fixed
+    // can fail (RLIMIT_MEMLOCK): then automatic falls back to splice or plain, and an explicit
+    // fixed throws std::system_error.
+    connection_pool(uring::ring& ring, fetch_events& events, int file_fd, receive_path wanted,
                     unsigned capacity);
 
     // A new, unstarted connection to origin `origin` of `origins`; nullptr when all buffers are
@@ -65,6 +67,8 @@ class connection_pool {
     const char* path_name() const noexcept;
 
   private:
+    result<void> register_buffers() noexcept;
+
     uring::ring& ring_;
     fetch_events& events_;
     receive_path path_;

@@ -25,8 +25,7 @@ download::download(const get_options& options, uring::ring& ring, output_file& o
                    origin_set origins)
     : options_(options), ring_(ring), out_(out), origins_(std::move(origins)),
       // Twice the connections: dead ones hold their buffer until reaped.
-      pool_(ring, *this, out.fd(), resolve(options.io, out.fd()),
-            2 * std::max(1u, options.connections)),
+      pool_(ring, *this, out.fd(), options.io, 2 * std::max(1u, options.connections)),
       connections_(std::max(1u, options.connections)),
       retries_(options.retries, options.retry_max_time, monotonic_ns()),
       started_ns_(monotonic_ns()), rate_(options.limit_rate),

@@ -210,6 +210,10 @@ result<void> ring::update_buffer(unsigned slot, const iovec& buffer) noexcept {
     return {};
 }
 
+void ring::unregister_buffers() noexcept {
+    io_uring_unregister_buffers(&ring_);
+}
+
 result<void> ring::register_buf_ring(io_uring_buf_ring* ring_memory, unsigned entries,
                                      std::uint16_t group) noexcept {
     io_uring_buf_reg reg{};

@@ -73,6 +73,7 @@ class ring {
     // by one with update_buffer(); registering memory pins it (RLIMIT_MEMLOCK).
     result<void> register_sparse_buffers(unsigned count) noexcept;
     result<void> update_buffer(unsigned slot, const iovec& buffer) noexcept;
+    void unregister_buffers() noexcept;
 
     // A provided-buffer ring (see provided_buffers.hpp) of `entries` at `ring_memory` as `group`.
     result<void> register_buf_ring(io_uring_buf_ring* ring_memory, unsigned entries,
