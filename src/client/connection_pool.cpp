@@ -12,7 +12,7 @@
 namespace spliced::client {
 
 namespace {
-constexpr std::size_t buffer_size = 256 * 1024;
+constexpr std::size_t buffer_size = connection_pool::buffer_bytes;
 constexpr std::size_t buffer_align = 4096; // a page: covers every filesystem's DIO alignment here
 
 } // namespace

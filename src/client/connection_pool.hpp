@@ -25,6 +25,9 @@ class origin_set;
 
 class connection_pool {
   public:
+    // Each connection's receive buffer (and pipe): the most body bytes it has in flight.
+    static constexpr std::size_t buffer_bytes = 256 * 1024;
+
     struct slot {
         std::unique_ptr<fetch_connection> connection;
         std::optional<piece_map::assignment> job; // the piece being fetched, if any

@@ -214,7 +214,12 @@ void download::begin_fetching(slot* reuse) {
     auto present = resume_present_;
     if (pin_->size > 0)
         piece_map::add_range(present, {0, 0});
-    std::uint64_t min_split = std::max<std::uint64_t>(piece_size_ / 4, 16 * 1024);
+    // The old owner keeps at least min_split beyond its frontier, and a write (or splice) it
+    // has in flight reaches at most one buffer beyond it: so the new owner's bytes never overlap
+    // a write still landing, whose direct (O_DIRECT) blocks must not share a page with its
+    // buffered ones.
+    std::uint64_t min_split =
+        std::max<std::uint64_t>(piece_size_ / 4, connection_pool::buffer_bytes);
     map_.emplace(piece_map::with_done(pin_->size, piece_size_, min_split, present));
     phase_ = phase::fetching;
     if (reuse && !give_job(*reuse))
