@@ -102,8 +102,12 @@ class EveryExitIsCounted(AccessLogTest):
 
     def test_send_timeout_is_counted_and_logged(self):
         s, f, _ = paused_download(self.server, "/big.bin", rcvbuf=32 << 10)
+        # One scrape is no atomic snapshot: the worker adds the abort, then the request, then
+        # its duration, and a scrape can fall in between. Wait for all three.
         m = self.server.metrics_when(
-            lambda m: m.get('spliced_responses_aborted_total{reason="timeout"}', 0) == 1, timeout=10)
+            lambda m: m.get('spliced_responses_aborted_total{reason="timeout"}', 0) == 1 and
+            m.get('spliced_requests_total{code="200",method="GET"}', 0) >= 1 and
+            m.get("spliced_request_duration_seconds_count", 0) >= 1, timeout=10)
         self.assertEqual(m['spliced_requests_total{code="200",method="GET"}'], 1)
         self.assertEqual(m["spliced_request_duration_seconds_count"], 1)
         self.expected = 1
@@ -162,8 +166,9 @@ class FailedHeadSend(AccessLogTest):
         before = last[0]
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()  # RST: the waiting SEND fails
-        m = self.server.metrics_when(
-            lambda m: m.get('spliced_responses_aborted_total{reason="client_gone"}', 0) == 1,
+        m = self.server.metrics_when(  # the abort and the request: one scrape may split them
+            lambda m: m.get('spliced_responses_aborted_total{reason="client_gone"}', 0) == 1 and
+            m.get('spliced_requests_total{code="200",method="HEAD"}', 0) >= before + 1,
             timeout=10)
         self.assertEqual(m['spliced_requests_total{code="200",method="HEAD"}'], before + 1)
         self.expected = before + 1
