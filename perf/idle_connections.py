@@ -8,6 +8,7 @@ in it) divided by N.
 """
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -58,7 +59,7 @@ def main():
     for s in conns:
         s.close()
     warm.close()
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # SIGTERM would wait out --drain-delay
     proc.wait()
 
 

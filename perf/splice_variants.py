@@ -11,6 +11,7 @@ build-release built.
 """
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def main():
                 v = sink(port, path, 4)
                 used = cpu_seconds(proc.pid) - before
             finally:
-                proc.terminate()
+                proc.send_signal(signal.SIGINT)  # SIGTERM would wait out --drain-delay
                 proc.wait()
             gib = float(v["bytes"]) / 2**30
             results[name].append((used / gib, gib / float(v["seconds"])))

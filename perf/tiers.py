@@ -20,6 +20,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,7 +73,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / HZ
 
     def stop(self):
-        self.proc.terminate()
+        self.proc.send_signal(signal.SIGINT)  # SIGTERM would wait out --drain-delay
         self.proc.wait(30)
 
 

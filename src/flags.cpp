@@ -141,8 +141,10 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "keep-alive time between requests (1ms-1h)")
         ("send-timeout", po::value<std::string>()->value_name("DURATION")->default_value("60s"),
             "time a response may make no progress before the connection is closed (1ms-1h)")
+        ("drain-delay", po::value<std::string>()->value_name("DURATION")->default_value("5s"),
+            "on SIGTERM, time /readyz answers 503 while listeners keep accepting, so a load balancer takes the instance out before they close; SIGINT skips it (0ms-1h)")
         ("drain-timeout", po::value<std::string>()->value_name("DURATION")->default_value("30s"),
-            "on SIGTERM/SIGINT, time transfers in flight get to finish (0ms-1h)")
+            "on SIGTERM/SIGINT, after the delay, time transfers in flight get to finish (0ms-1h)")
         ("max-header-bytes", po::value<std::string>()->value_name("BYTES")->default_value("8k"),
             "largest request head; a longer request line gets 414, longer fields 431 (1k-1M)")
         ("max-ranges", po::value<std::string>()->value_name("N")->default_value("16"),
@@ -220,6 +222,7 @@ void limit_flags(server::config& cfg, const po::variables_map& vm) {
         duration_in("header-timeout", get("header-timeout"), milliseconds(1), hour);
     cfg.idle_timeout = duration_in("idle-timeout", get("idle-timeout"), milliseconds(1), hour);
     cfg.send_timeout = duration_in("send-timeout", get("send-timeout"), milliseconds(1), hour);
+    cfg.drain_delay = duration_in("drain-delay", get("drain-delay"), milliseconds(0), hour);
     cfg.drain_timeout = duration_in("drain-timeout", get("drain-timeout"), milliseconds(0), hour);
     cfg.max_header_bytes = size_in("max-header-bytes", get("max-header-bytes"), 1024, 1u << 20);
     cfg.max_ranges = unsigned(integer_in("max-ranges", get("max-ranges"), 1, 1024));

@@ -1,6 +1,7 @@
 #include "spliced/client/downloader.hpp"
 
 #include "download.hpp"
+#include "spliced/uring/setup_refusal.hpp"
 
 #include <cstring>
 #include <netdb.h>
@@ -56,6 +57,19 @@ download_report run_download(const get_options& options) {
         auto next = origins.size() - 1;
         u = next < options.mirrors.size() ? &options.mirrors[next] : nullptr;
     }
+    // The ring first: where io_uring is refused, nothing is created (not even FILE.part).
+    uring::ring_config config;
+    config.sq_entries = 256;
+    config.registered_files = 16;
+    auto ring = uring::ring::create(config);
+    if (!ring) {
+        std::string why = "io_uring refused: " + ring.error().message();
+        if (auto hint =
+                uring::explain_setup_refusal(ring.error().value(), uring::read_setup_environment());
+            !hint.empty())
+            why += ": " + hint;
+        return early(exit_code::failure, why);
+    }
     auto out = output_file::open(options.output, options.force || options.if_changed);
     if (!out) {
         auto e = out.error();
@@ -66,12 +80,6 @@ download_report run_download(const get_options& options) {
             return early(exit_code::exists, options.output + " exists (--force replaces it)");
         return early(exit_code::local_io, options.output + ": " + e.message());
     }
-    uring::ring_config config;
-    config.sq_entries = 256;
-    config.registered_files = 16;
-    auto ring = uring::ring::create(config);
-    if (!ring)
-        return early(exit_code::failure, "io_uring refused: " + ring.error().message());
     // SIGINT and SIGTERM are taken synchronously between loop turns (download::interrupted).
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

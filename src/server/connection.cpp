@@ -178,7 +178,7 @@ void connection::parse() noexcept {
     // Pipelined bytes after this request stay in the buffer for the next one.
     x.consume(outcome.consumed);
     const auto& head = x.reader().head();
-    x.record().begin(w_.now_ns, &head, head.keep_alive && !w_.draining);
+    x.record().begin(w_.now_ns, &head, head.keep_alive && !w_.retiring);
     disarm_timer();
     state_ = state::resolving;
     x.route().resolve(head);

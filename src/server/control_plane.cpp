@@ -131,28 +131,51 @@ struct control_plane::impl {
         });
     }
 
+    // SIGTERM: /readyz and /healthz answer 503 at once, while the listeners go on accepting for
+    // --drain-delay (closing an SO_REUSEPORT listener resets the connections in its accept queue,
+    // so it closes only once the load balancer has stopped sending); then the drain. SIGINT, an
+    // operator at a terminal, skips the delay. A second signal stops at once.
     void wait_signal() {
-        signals.async_wait([this](beast::error_code ec, int) {
+        signals.async_wait([this](beast::error_code ec, int signal) {
             if (ec)
                 return;
             if (draining) {
-                stop_workers(); // a second signal: do not wait for the drain
+                stop_workers();
                 return;
             }
             draining = true;
-            hooks.drain();
-            drain_timer.expires_after(cfg.drain_timeout);
-            drain_timer.async_wait([this](beast::error_code e) {
-                if (!e)
-                    stop_workers();
-            });
+            hooks.retire();
+            if (signal == SIGTERM && cfg.drain_delay.count() > 0) {
+                std::fprintf(stderr,
+                             "spliced: SIGTERM: /readyz is 503; accepting for %lld ms more "
+                             "(--drain-delay), then draining\n",
+                             static_cast<long long>(cfg.drain_delay.count()));
+                drain_timer.expires_after(cfg.drain_delay);
+                drain_timer.async_wait([this](beast::error_code e) {
+                    if (!e)
+                        drain();
+                });
+            } else {
+                drain();
+            }
             wait_signal();
+        });
+    }
+
+    // Listeners close; responses in flight get --drain-timeout.
+    void drain() {
+        hooks.drain();
+        drain_timer.expires_after(cfg.drain_timeout);
+        drain_timer.async_wait([this](beast::error_code e) {
+            if (!e)
+                stop_workers();
         });
     }
 
     // Workers abort every connection and exit once the kernel has answered all their operations.
     // Should that never happen (a file system that does not answer), the process still ends.
     void stop_workers() {
+        drain_timer.cancel();
         hooks.stop();
         stop_timer.expires_after(std::chrono::seconds(10));
         stop_timer.async_wait([](beast::error_code e) {

@@ -60,6 +60,8 @@ void event_loop::look_at_flags() noexcept {
         for (auto& c : connections_)
             c->abort(request_end::shutdown);
     }
+    if (controls_.retire_requested.load(std::memory_order_acquire))
+        state_.retiring = true;
     if (controls_.drain_requested.load(std::memory_order_acquire) && !state_.draining) {
         state_.draining = true;
         for (auto& c : connections_)

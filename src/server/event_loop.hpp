@@ -25,6 +25,7 @@ struct loop_controls {
     int wake_fd; // an eventfd the control plane writes after setting a flag
     const std::atomic<bool>& stop_requested;
     const std::atomic<bool>& drain_requested;
+    const std::atomic<bool>& retire_requested; // keep-alive off, listeners still open
 };
 
 class event_loop final : private accept_client {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <system_error>
@@ -82,6 +83,10 @@ control_hooks hooks_for(worker_list& workers, metrics::scrape_info& info) {
                 total += tier.value();
         return total;
     };
+    hooks.retire = [&workers] {
+        for (auto& w : workers)
+            w->retire();
+    };
     hooks.drain = [&workers] {
         for (auto& w : workers)
             w->drain();
@@ -122,9 +127,14 @@ void start_workers(const config& cfg, const shared_resources& shared,
         for (auto& l : listeners)
             mine.push_back(std::move(l.per_worker[i]));
         workers.push_back(std::make_unique<worker>(cfg, shared, std::move(mine), per_worker));
-        if (auto started = workers.back()->start(); !started)
-            throw std::system_error(started.error(), workers.back()->failure() + " (worker " +
-                                                         std::to_string(i) + ")");
+        if (auto started = workers.back()->start(); !started) {
+            const auto& w = *workers.back();
+            std::string what =
+                w.failure() + " (worker " + std::to_string(i) + "): " + started.error().message();
+            if (!w.failure_hint().empty())
+                what += ": " + w.failure_hint();
+            throw std::runtime_error(what);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 #include "spliced/server/worker.hpp"
 
 #include "event_loop.hpp"
+#include "spliced/uring/setup_refusal.hpp"
 
 #include <future>
 #include <sys/eventfd.h>
@@ -56,6 +57,8 @@ result<void> worker::start() {
         auto r = uring::ring::create(rc);
         if (!r) {
             failure_ = "io_uring setup";
+            failure_hint_ =
+                uring::explain_setup_refusal(r.error().value(), uring::read_setup_environment());
             ready.set_value(r.error());
             finished_.store(true, std::memory_order_release);
             return;
@@ -71,8 +74,8 @@ result<void> worker::start() {
             return;
         }
         setup_mode_ = r->setup_mode();
-        const loop_controls controls{listeners_, max_connections_, wake_fd_.get(), stop_requested_,
-                                     drain_requested_};
+        const loop_controls controls{listeners_,      max_connections_, wake_fd_.get(),
+                                     stop_requested_, drain_requested_, retire_requested_};
         event_loop l(cfg_, std::move(*r), std::move(*pools), shard_, shared_, controls);
         open_file_cache_entries_ = l.open_file_cache_entries();
         shared_recv_buffers_ = l.shared_recv_buffers();
@@ -83,10 +86,15 @@ result<void> worker::start() {
     return started.get();
 }
 
-void worker::drain() noexcept {
-    drain_requested_.store(true, std::memory_order_release);
+void worker::retire() noexcept {
+    retire_requested_.store(true, std::memory_order_release);
     std::uint64_t one = 1;
     (void)::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void worker::drain() noexcept {
+    drain_requested_.store(true, std::memory_order_release);
+    retire();
 }
 
 void worker::stop() noexcept {

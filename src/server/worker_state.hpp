@@ -112,7 +112,8 @@ struct worker_state {
         boost::intrusive::member_hook<connection, closing_hook, &connection::closing_hook_>,
         boost::intrusive::constant_time_size<false>>
         closing;
-    bool draining = false;
+    bool retiring = false; // the drain is near: responses end their connection (Connection: close)
+    bool draining = false; // listeners closed; connections end after their response in progress
     http::boundary_generator boundaries; // for multipart/byteranges
 
     void schedule_free(connection& c) noexcept { closing.push_back(c); }

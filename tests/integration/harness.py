@@ -42,6 +42,8 @@ class Server:
             cmd += ["--transfer", TRANSFER]
         if "--drain-timeout" not in args:
             cmd += ["--drain-timeout", "3s"]
+        if "--drain-delay" not in args:
+            cmd += ["--drain-delay", "0ms"]  # tests of the delay ask for one
         cmd += list(args)
         self.err_file = open(stderr_path, "w+") if stderr_path else None
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
@@ -111,9 +113,9 @@ class Server:
                 ("spliced_completion_latency", "spliced_request_duration", "process_"))}
             raise AssertionError("%s; last scrape: %r" % (e, shown)) from None
 
-    def health(self):
+    def health(self, path="/healthz"):
         c = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
-        c.request("GET", "/healthz")
+        c.request("GET", path)
         r = c.getresponse()
         r.read()
         c.close()

@@ -117,7 +117,7 @@ class ControlPlane(ServerTest):
         root = tempfile.mkdtemp()
         try:
             p = subprocess.Popen([BIN, "--root", root, "--listen", "127.0.0.1:0", "--metrics-listen", "off",
-                                  "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  "--threads", "1", "--drain-delay", "0ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             line = p.stdout.readline()
             self.assertTrue(line.startswith("listening on http://127.0.0.1:"))
             p.send_signal(signal.SIGTERM)
@@ -337,6 +337,51 @@ class Drain(ServerTest):
         self.assertEqual(self.server.proc.wait(10), 0)
         self.assertLess(time.time() - start, 5)
         s.close()
+
+
+class DrainDelay(ServerTest):
+    """SIGTERM: /readyz and /healthz answer 503 at once while the listeners go on accepting and
+    serving for --drain-delay (a load balancer's health checks take the instance out meanwhile;
+    closing an SO_REUSEPORT listener would reset the connections waiting in its queue)."""
+    server_args = ("--drain-delay", "1h")
+    server_stopped_by_test = True
+
+    def populate(self, root):
+        self.write("a.txt", b"hello")
+
+    def test_connections_during_the_delay_are_served_and_told_to_close(self):
+        kept = self.server.http()  # a keep-alive connection from before the signal
+        kept.request("GET", "/a.txt")
+        r = kept.getresponse()
+        self.assertEqual((r.status, r.read(), r.getheader("Connection")), (200, b"hello", None))
+        self.server.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: self.server.health("/readyz") == 503, 5, "/readyz answering 503")
+        self.assertEqual(self.server.health("/healthz"), 503)
+        # New connections are accepted and served in full; each response ends its connection so
+        # that clients come back through the load balancer, which sends them elsewhere.
+        for _ in range(50):
+            code, headers, body = self.server.get("/a.txt")
+            self.assertEqual((code, body, headers.get("connection")), (200, b"hello", "close"))
+        kept.request("GET", "/a.txt")
+        r = kept.getresponse()
+        self.assertEqual((r.status, r.read(), r.getheader("Connection")), (200, b"hello", "close"))
+        kept.close()
+        self.assertIsNone(self.server.proc.poll())  # still in its hour of delay
+        self.server.proc.send_signal(signal.SIGTERM)  # a second signal: stop now
+        self.assertEqual(self.server.proc.wait(20), 0)
+
+    def test_after_the_delay_listeners_close_and_the_process_exits_0(self):
+        self.server.stop(signal.SIGTERM, timeout=0.1)  # the hour-long one, killed
+        self.server = Server(self.root, "--drain-delay", "1s", threads=2)
+        start = time.monotonic()
+        self.server.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.server.proc.wait(20), 0)
+        self.assertGreaterEqual(time.monotonic() - start, 1.0)
+        self.assertIn("accepting for 1000 ms more (--drain-delay)", self.server.stderr_text())
+
+    def test_sigint_skips_the_delay(self):
+        self.server.proc.send_signal(signal.SIGINT)
+        self.assertEqual(self.server.proc.wait(20), 0)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ struct config {
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds idle_timeout{60'000};
     std::chrono::milliseconds send_timeout{60'000};
+    std::chrono::milliseconds drain_delay{5'000}; // SIGTERM → listeners close (see control_plane)
     std::chrono::milliseconds drain_timeout{30'000};
     std::string index = "index.html";
     std::string cache_control;                   // empty: no Cache-Control on files

@@ -16,6 +16,7 @@ struct control_hooks {
     // Prometheus text, given the send throughput (bytes/s over the last 10 s).
     std::function<std::string(double throughput)> render_metrics;
     std::function<std::uint64_t()> sent_bytes; // every byte the workers' sockets accepted so far
+    std::function<void()> retire;              // tell every worker to end keep-alive
     std::function<void()> drain;               // tell every worker to drain
     std::function<void()> stop;                // tell every worker to stop now
     std::function<bool()> finished;            // every worker has exited
@@ -30,8 +31,9 @@ class control_plane {
     // The bound metrics address (port 0 resolved), if the endpoint is on.
     std::optional<endpoint> metrics_endpoint() const;
 
-    // Serves until the workers have finished: SIGTERM/SIGINT start a drain bounded by
-    // --drain-timeout; a second signal stops at once.
+    // Serves until the workers have finished: SIGTERM turns /readyz to 503 and, after
+    // --drain-delay, starts a drain bounded by --drain-timeout (SIGINT drains at once); a second
+    // signal stops at once.
     void run();
 
   private:

@@ -38,6 +38,9 @@ class worker {
 
     // Starts the thread and waits until its ring is set up; returns why it could not be.
     result<void> start();
+    // Keep accepting and serving, but end each connection after its response in progress
+    // (Connection: close): the first step of a drain, while a load balancer takes the instance out.
+    void retire() noexcept;
     // Stop accepting; finish responses in progress; exit when no connection is left.
     void drain() noexcept;
     // Close every connection now and exit.
@@ -52,8 +55,10 @@ class worker {
     std::size_t open_file_cache_entries() const noexcept { return open_file_cache_entries_; }
     // Provided receive buffers the kernel accepted (0: every connection receives into its own).
     unsigned shared_recv_buffers() const noexcept { return shared_recv_buffers_; }
-    // What start() was doing when it failed.
+    // What start() was doing when it failed, and what refused it and how to fix that (may be
+    // empty).
     const std::string& failure() const noexcept { return failure_; }
+    const std::string& failure_hint() const noexcept { return failure_hint_; }
 
   private:
     const config& cfg_;
@@ -61,6 +66,7 @@ class worker {
     std::vector<unique_fd> listeners_;
     std::uint64_t max_connections_;
     unique_fd wake_fd_; // eventfd the ring reads: a write means "look at the flags"
+    std::atomic<bool> retire_requested_{false};
     std::atomic<bool> drain_requested_{false};
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> finished_{false};
@@ -69,6 +75,7 @@ class worker {
     std::size_t open_file_cache_entries_ = 0;
     unsigned shared_recv_buffers_ = 0;
     std::string failure_;
+    std::string failure_hint_;
     std::thread thread_;
 };
 
