@@ -16,8 +16,8 @@ using prometheus::MetricType;
 
 std::string_view op_name(std::size_t kind) noexcept {
     static constexpr std::string_view names[uring::op_kind_count] = {
-        "accept", "recv",  "send", "splice", "read",         "openat",
-        "statx",  "close", "poll", "write",  "files_update", "cancel", "connect",
+        "accept", "recv", "send",  "splice",       "read",   "openat",  "statx",
+        "close",  "poll", "write", "files_update", "cancel", "connect",
     };
     return names[kind];
 }
@@ -204,6 +204,39 @@ static std::vector<MetricFamily> shard_families(std::span<const shard* const> sh
     return families;
 }
 
+// The names and help texts of Prometheus' own client libraries, so that dashboards, alerts and
+// autoscaling recipes written for any exporter work unchanged.
+static void append_process_families(const process_stats& p, std::vector<MetricFamily>& families) {
+    families.push_back(scalar("process_cpu_seconds_total",
+                              "Total user and system CPU time spent in seconds.",
+                              MetricType::Counter, p.cpu_seconds));
+    families.push_back(scalar("process_open_fds", "Number of open file descriptors.",
+                              MetricType::Gauge, p.open_fds));
+    families.push_back(scalar("process_max_fds", "Maximum number of open file descriptors.",
+                              MetricType::Gauge, p.max_fds));
+    families.push_back(scalar("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                              MetricType::Gauge, p.virtual_bytes));
+    families.push_back(scalar("process_resident_memory_bytes", "Resident memory size in bytes.",
+                              MetricType::Gauge, p.resident_bytes));
+    families.push_back(scalar("process_start_time_seconds",
+                              "Start time of the process since unix epoch in seconds.",
+                              MetricType::Gauge, p.start_time_seconds));
+    MetricFamily workers{"spliced_worker_cpu_seconds_total",
+                         "User and system CPU time of each worker thread (its ring's submitter and "
+                         "completion reaper), from /proc/self/task; io-wq threads are not in it.",
+                         MetricType::Counter,
+                         {}};
+    for (std::size_t w = 0; w < p.worker_cpu_seconds.size(); ++w) {
+        if (!p.worker_cpu_seconds[w])
+            continue;
+        ClientMetric m;
+        m.counter.value = *p.worker_cpu_seconds[w];
+        m.label = {{"worker", std::to_string(w)}};
+        workers.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(workers));
+}
+
 std::string render(std::span<const shard* const> shards, const scrape_info& info) {
     std::vector<MetricFamily> families;
     if (!info.per_worker || shards.empty()) {
@@ -242,6 +275,8 @@ std::string render(std::span<const shard* const> shards, const scrape_info& info
                                   {"setup_flags", info.setup_flags},
                                   {"version", info.version}};
     families.push_back(std::move(build));
+    if (info.process)
+        append_process_families(*info.process, families);
 
     return prometheus::TextSerializer().Serialize(families);
 }

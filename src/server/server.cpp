@@ -74,6 +74,10 @@ control_hooks hooks_for(worker_list& workers, metrics::scrape_info& info) {
         for (auto& w : workers)
             shards.push_back(&w->shard());
         info.send_throughput = throughput;
+        std::vector<pid_t> tids;
+        for (auto& w : workers)
+            tids.push_back(w->tid());
+        info.process = metrics::read_process_stats(tids);
         return metrics::render(shards, info);
     };
     hooks.sent_bytes = [&workers] {
@@ -127,7 +131,7 @@ void start_workers(const config& cfg, const shared_resources& shared,
         for (auto& l : listeners)
             mine.push_back(std::move(l.per_worker[i]));
         workers.push_back(std::make_unique<worker>(cfg, shared, std::move(mine), per_worker));
-        if (auto started = workers.back()->start(); !started) {
+        if (auto started = workers.back()->start(i); !started) {
             const auto& w = *workers.back();
             std::string what =
                 w.failure() + " (worker " + std::to_string(i) + "): " + started.error().message();

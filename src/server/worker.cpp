@@ -4,6 +4,7 @@
 #include "spliced/uring/setup_refusal.hpp"
 
 #include <future>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -42,12 +43,13 @@ worker::~worker() {
     join();
 }
 
-result<void> worker::start() {
+result<void> worker::start(unsigned index) {
     if (!wake_fd_)
         return errno_code(errno);
     std::promise<result<void>> ready;
     auto started = ready.get_future();
-    thread_ = std::thread([this, ready = std::move(ready)]() mutable {
+    thread_ = std::thread([this, index, ready = std::move(ready)]() mutable {
+        ::pthread_setname_np(::pthread_self(), ("spliced-w" + std::to_string(index)).c_str());
         uring::ring_config rc;
         rc.sq_entries = cfg_.queue_depth;
         rc.cq_entries = cfg_.cq_depth;
@@ -74,6 +76,7 @@ result<void> worker::start() {
             return;
         }
         setup_mode_ = r->setup_mode();
+        tid_ = ::gettid();
         const loop_controls controls{listeners_,      max_connections_, wake_fd_.get(),
                                      stop_requested_, drain_requested_, retire_requested_};
         event_loop l(cfg_, std::move(*r), std::move(*pools), shard_, shared_, controls);

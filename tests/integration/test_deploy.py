@@ -43,8 +43,9 @@ def exported_names(server):
 
 
 def metric_names(expr):
-    """spliced_* names in a PromQL expression, with histogram suffixes taken off."""
-    return {re.sub(r"_(bucket|count|sum)$", "", n) for n in re.findall(r"\bspliced_[a-z_]+", expr)}
+    """spliced_* and process_* names in a PromQL expression, with histogram suffixes taken off."""
+    return {re.sub(r"_(bucket|count|sum)$", "", n)
+            for n in re.findall(r"\b(?:spliced|process)_[a-z_]+", expr)}
 
 
 class Dashboard(ServerTest):

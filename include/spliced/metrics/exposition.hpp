@@ -1,8 +1,10 @@
 #pragma once
 // Sums worker shards at scrape time and renders them in the Prometheus text format.
 
+#include "spliced/metrics/process_stats.hpp"
 #include "spliced/metrics/shard.hpp"
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -19,6 +21,8 @@ struct scrape_info {
     std::string liburing;
     std::string kernel;
     std::string setup_flags;
+    // process_* and spliced_worker_cpu_seconds_total{worker}, read at scrape time.
+    std::optional<process_stats> process;
 };
 
 // The text exposition (version 0.0.4) of every shard, summed together or, with per_worker, one

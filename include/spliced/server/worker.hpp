@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <vector>
 
@@ -36,8 +37,9 @@ class worker {
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
-    // Starts the thread and waits until its ring is set up; returns why it could not be.
-    result<void> start();
+    // Starts the thread, named "spliced-wINDEX" (top -H, /proc/PID/task/TID/comm), and waits until
+    // its ring is set up; returns why it could not be.
+    result<void> start(unsigned index);
     // Keep accepting and serving, but end each connection after its response in progress
     // (Connection: close): the first step of a drain, while a load balancer takes the instance out.
     void retire() noexcept;
@@ -49,6 +51,8 @@ class worker {
     bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
 
     const metrics::shard& shard() const noexcept { return shard_; }
+    // The worker thread's kernel thread id (valid after start() succeeded), for its CPU time.
+    pid_t tid() const noexcept { return tid_; }
     // The io_uring setup flags in force (valid after start()).
     const std::string& setup_mode() const noexcept { return setup_mode_; }
     // Open-file cache entries this worker may hold (valid after start()).
@@ -75,6 +79,7 @@ class worker {
     std::size_t open_file_cache_entries_ = 0;
     unsigned shared_recv_buffers_ = 0;
     std::string failure_;
+    pid_t tid_ = 0;
     std::string failure_hint_;
     std::thread thread_;
 };
