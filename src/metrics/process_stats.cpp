@@ -1,5 +1,6 @@
 #include "spliced/metrics/process_stats.hpp"
 
+#include <ctime>
 #include <dirent.h>
 #include <fstream>
 #include <limits>
@@ -39,17 +40,24 @@ double cpu_of(const std::vector<std::string>& fields, double ticks) {
     return (field(fields, 14) + field(fields, 15)) / ticks; // utime + stime
 }
 
+// When the machine booted, in seconds since the epoch (/proc/PID/stat's starttime counts from
+// boot): /proc/stat's btime, as Prometheus' client libraries read it, or where that is hidden
+// (systemd's ProcSubset=pid) the clocks, which agree with it within a second.
 double boot_time_seconds() {
     std::ifstream in("/proc/stat");
     for (std::string key; in >> key;) {
         if (key == "btime") {
             double value = 0;
-            in >> value;
-            return value;
+            if (in >> value)
+                return value;
+            break;
         }
         in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
     }
-    return 0;
+    timespec real{}, boot{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    ::clock_gettime(CLOCK_BOOTTIME, &boot);
+    return double(real.tv_sec - boot.tv_sec) + double(real.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
 double count_open_fds() {
