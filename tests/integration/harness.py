@@ -21,6 +21,21 @@ TRANSFER = os.environ.get("SPLICED_TRANSFER")
 SKIP = 77
 
 
+def sanitized():
+    """Whether BIN is built with AddressSanitizer (./dev test --sanitize)."""
+    r = subprocess.run(["ldd", BIN], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
+def without_leak_check():
+    """ASAN_OPTIONS for a sanitized binary run under a seccomp profile: LeakSanitizer stops the
+    process with ptrace at exit, which a production profile rightly refuses ("LeakSanitizer has
+    encountered a fatal error"); every other check stays on."""
+    options = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":")
+               if o and not o.startswith("detect_leaks=")]
+    return ":".join(options + ["detect_leaks=0"])
+
+
 def offset_pattern(size):
     """Bytes that spell out their own offsets ("X000000000 X000000010 ..."): a wrong range or a
     shifted byte shows up in a failure message as a readable offset (nginx-tests' range.t)."""

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import BIN, Server, main
+from harness import BIN, Server, main, sanitized, without_leak_check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GET = os.environ.get("SPLICED_GET_BIN")
@@ -104,11 +104,18 @@ class UnderProfile(unittest.TestCase):
             self.skipTest("needs Debian's python3-seccomp for /usr/bin/python3 "
                           "(./dev test installs it)")
         self.root = tempfile.mkdtemp(prefix="spliced-test-")
+        self.saved_asan = os.environ.get("ASAN_OPTIONS")
+        if sanitized():
+            os.environ["ASAN_OPTIONS"] = without_leak_check()
         self.data = os.urandom(3 << 20)
         with open(os.path.join(self.root, "f.bin"), "wb") as f:
             f.write(self.data)
 
     def tearDown(self):
+        if self.saved_asan is None:
+            os.environ.pop("ASAN_OPTIONS", None)
+        else:
+            os.environ["ASAN_OPTIONS"] = self.saved_asan
         shutil.rmtree(self.root, ignore_errors=True)
 
     def wrapper(self, *extra):
