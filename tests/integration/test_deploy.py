@@ -30,6 +30,12 @@ class Promtool(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("SUCCESS: 5 rules found", r.stdout)
 
+    def test_recording_rule_computes_bytes_per_second_per_pod(self):
+        r = promtool("check", "rules", os.path.join(PROMETHEUS, "recording.yml"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = promtool("test", "rules", os.path.join(PROMETHEUS, "recording_test.yml"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_alerts_fire_on_what_they_are_for(self):
         r = promtool("test", "rules", os.path.join(PROMETHEUS, "alerts_test.yml"))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
