@@ -26,11 +26,15 @@ http {
     fastcgi_temp_path %(work)s/fastcgi;
     uwsgi_temp_path %(work)s/uwsgi;
     scgi_temp_path %(work)s/scgi;
+%(body)s
+}
+"""
+
+ORIGIN = """
     server {
         listen 127.0.0.1:%(port)d;
         root %(root)s;
     }
-}
 """
 
 
@@ -39,7 +43,10 @@ def available():
 
 
 class Nginx:
-    def __init__(self, root):
+    """`body`: what goes in http { } beside the temp paths, with %(port)d (the port to listen on),
+    %(work)s (nginx's own directory) and %(root)s; by default a static server of `root`."""
+
+    def __init__(self, root, body=ORIGIN):
         self.work = tempfile.mkdtemp(prefix="spliced-nginx-")
         for _ in range(10):
             with socket.socket() as s:
@@ -47,7 +54,8 @@ class Nginx:
                 self.port = s.getsockname()[1]
             conf = os.path.join(self.work, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(CONF % {"work": self.work, "root": root, "port": self.port})
+                values = {"work": self.work, "root": root, "port": self.port}
+                f.write(CONF % dict(values, body=body % values))
             self.proc = subprocess.Popen(["nginx", "-p", self.work, "-c", conf,
                                           "-e", os.path.join(self.work, "error.log")],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
