@@ -1,5 +1,6 @@
 #include "spliced/http/path.hpp"
 
+#include "spliced/http/authority.hpp"
 #include "text.hpp"
 
 #include <vector>
@@ -10,19 +11,11 @@ namespace {
 
 // Drops "scheme://authority" from an absolute-form target (RFC 9112 §3.2.2).
 std::string_view strip_absolute_form(std::string_view target) noexcept {
-    for (std::string_view scheme : {"http://", "https://"}) {
-        if (target.size() >= scheme.size()) {
-            bool same = true;
-            for (std::size_t i = 0; i < scheme.size() && same; ++i)
-                same = (target[i] | 0x20) == scheme[i];
-            if (same) {
-                auto rest = target.substr(scheme.size());
-                auto slash = rest.find('/');
-                return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-            }
-        }
-    }
-    return target;
+    auto authority = absolute_form_authority(target);
+    if (!authority)
+        return target;
+    auto rest = target.substr(std::size_t(authority->data() + authority->size() - target.data()));
+    return rest.empty() || rest.front() != '/' ? std::string_view("/") : rest;
 }
 
 } // namespace

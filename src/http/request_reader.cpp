@@ -1,5 +1,6 @@
 #include "spliced/http/request_reader.hpp"
 
+#include "spliced/http/authority.hpp"
 #include "text.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -264,6 +265,13 @@ request_reader::outcome request_reader::feed(std::string_view input) noexcept {
     if (version >= 11 && !has_single_host(p))
         return {state::error, used, status::bad_request};
     if (version < 11 && req.count(beast_http::field::host) > 1)
+        return {state::error, used, status::bad_request};
+    // RFC 9112 §3.2: an invalid Host, or an absolute-form target without a valid host, is a 400.
+    if (auto host = req.find(beast_http::field::host);
+        host != req.end() && !valid_authority(host->value(), true))
+        return {state::error, used, status::bad_request};
+    if (auto authority = absolute_form_authority(req.target());
+        authority && !valid_authority(*authority, false))
         return {state::error, used, status::bad_request};
 
     head_.version = version;

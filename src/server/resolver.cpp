@@ -83,6 +83,13 @@ void resolver::file_opened(result<opened_file> file) noexcept {
         return;
     }
     const auto mode = file->mode;
+    if (S_ISREG(mode) && path_.trailing_slash && !tried_index_) {
+        // "/a.txt/", "/a.txt/.", "/a.txt//": a file has nothing below it. Serving it would give
+        // one file many URLs (for caches) and let a rule on a path prefix be dodged.
+        w_.release(*file);
+        give_up(http::status::not_found);
+        return;
+    }
     if (S_ISREG(mode)) {
         if (!w_.cfg.precompressed.empty() && head_->accept_encoding) {
             original_ = *file;

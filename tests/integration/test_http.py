@@ -208,6 +208,49 @@ class Serving(ServerTest):
         s.close()
 
 
+class Exactness(ServerTest):
+    """A file has nothing below it, and a request's authority must be valid (RFC 9112 §3.2) —
+    cases from running nginx's own test suite against spliced."""
+
+    def populate(self, root):
+        self.write("a.txt", b"hello")
+        self.write("dir/index.html", b"index")
+
+    def status(self, request):
+        with self.server.connect() as s:
+            got = raw_exchange(s, request)
+        return int(got.split(b" ", 2)[1]) if got else None
+
+    def test_a_file_with_anything_after_it_is_404(self):
+        for path, code in (("/a.txt", 200), ("/a.txt/", 404), ("/a.txt/.", 404),
+                           ("/a.txt//", 404), ("/a.txt%2F", 404), ("/a.txt/%2e", 404),
+                           ("/a.txt/x", 404), ("/dir", 301), ("/dir/", 200), ("/dir/.", 200),
+                           ("/dir//", 200), ("/dir/index.html", 200), ("/dir/index.html/", 404),
+                           ("/dir/index.html/.", 404), ("/a.txt/../a.txt", 200)):
+            for method in ("GET", "HEAD"):
+                with self.subTest(path=path, method=method):
+                    self.assertEqual(self.server.get(path, method=method)[0], code)
+
+    def test_an_invalid_host_or_authority_is_400(self):
+        for request, code in (
+                (b"GET /a.txt HTTP/1.1\r\nHost: example.com\r\n", 200),
+                (b"GET /a.txt HTTP/1.1\r\nHost: example.com:8080\r\n", 200),
+                (b"GET /a.txt HTTP/1.1\r\nHost: [::1]:8080\r\n", 200),
+                (b"GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n", 200),
+                (b"GET /a.txt HTTP/1.0\r\n", 200),
+                (b"GET http://example.com/a.txt HTTP/1.1\r\nHost: example.com\r\n", 200),
+                (b"GET /a.txt HTTP/1.1\r\nHost: example.com/\\:552\r\n", 400),
+                (b"GET /a.txt HTTP/1.1\r\nHost: example.com:1.2\r\n", 400),
+                (b"GET /a.txt HTTP/1.1\r\nHost: example.com:9000:80\r\n", 400),
+                (b"GET /a.txt HTTP/1.1\r\nHost: user@example.com\r\n", 400),
+                (b"GET /a.txt HTTP/1.1\r\nHost: [abcd::ef98:0:7654:321\r\n", 400),
+                (b"GET http:/// HTTP/1.0\r\n", 400),
+                (b"GET http://[abcd::ef98:0:7654:321/ HTTP/1.0\r\n", 400),
+                (b"GET http://example.com:x/a.txt HTTP/1.0\r\n", 400)):
+            with self.subTest(request=request):
+                self.assertEqual(self.status(request + b"Connection: close\r\n\r\n"), code)
+
+
 class Timeouts(ServerTest):
     server_args = ("--header-timeout", "300ms", "--idle-timeout", "500ms")
 
