@@ -162,7 +162,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
         ("digests", po::value<std::string>()->value_name("off|sha-256")->default_value("off"),
             "send Repr-Digest (RFC 9530) with 200, 206 and HEAD once a file's digest is known: hashed by one background thread, never delaying a response, kept across restarts in the xattr user.spliced.sha256")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
-            "file served for a directory path ending in '/'");
+            "file served for a directory path ending in '/'")
+        ("serve-hidden", "serve paths with a segment beginning with '.' (/.env, /.git/...), by name or through a symlink; by default they are 404, except /.well-known/");
     // clang-format on
     return opts;
 }
@@ -275,6 +276,7 @@ void response_flags(server::config& cfg, const po::variables_map& vm) {
     cfg.access_log = get("access-log");
     if (cfg.access_log.empty())
         refuse("access-log", "a path, - or off", cfg.access_log);
+    cfg.serve_hidden = vm.count("serve-hidden") > 0;
     cfg.index = get("index");
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")

@@ -84,6 +84,10 @@ result<normalized_path> normalize_target(std::string_view target) {
     const std::string_view& full = *decoded;
     auto last_segment = full.substr(full.rfind('/') + 1);
     out.trailing_slash = full.back() == '/' || last_segment == "." || last_segment == "..";
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (segments[i].front() == '.' && !(i == 0 && segments[i] == ".well-known"))
+            out.hidden = true;
+    }
     for (auto segment : segments) {
         if (!out.relative.empty())
             out.relative.push_back('/');

@@ -78,6 +78,17 @@ void file_opener::hand_over(fs::open_file_cache::entry& e) noexcept {
     client_->file_opened(opened_file{e.slot, S_IFREG, &e});
 }
 
+// A normal name that a symlink turns into a dotfile (or into a dot directory) inside the root.
+// One readlink of /proc/self/fd per file opened, none per request: the open-file cache keeps the
+// answer with the file. Out of memory for the path name: refused, as a hidden file would be.
+bool file_opener::leads_to_hidden(int fd) noexcept {
+    try {
+        return fs::hidden_below(w_->root_path, fs::real_path(fd));
+    } catch (const std::bad_alloc&) {
+        return true;
+    }
+}
+
 void file_opener::open_path() noexcept {
     statx_res_ = install_res_ = 0;
     how_ = fs::file_open_how();
@@ -93,6 +104,11 @@ void file_opener::on_open(int res, std::uint32_t) noexcept {
     if (abandoned_) {
         ::close(res); // a plain descriptor, opened O_NONBLOCK: closing it cannot block
         client_->file_opened(errno_code(ECANCELED));
+        return;
+    }
+    if (!w_->cfg.serve_hidden && leads_to_hidden(res)) {
+        ::close(res);
+        client_->file_opened(errno_code(ENOENT));
         return;
     }
     plain_fd_ = res;

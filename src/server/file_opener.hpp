@@ -61,6 +61,7 @@ class file_opener {
     void open_path() noexcept;
     void on_check(int res, std::uint32_t) noexcept;
     void on_open(int res, std::uint32_t) noexcept;
+    bool leads_to_hidden(int fd) noexcept;
     void on_statx(int res, std::uint32_t) noexcept;
     void on_install(int res, std::uint32_t) noexcept;
     void on_close(int res, std::uint32_t) noexcept;

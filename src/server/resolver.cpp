@@ -34,6 +34,10 @@ void resolver::resolve(const http::request_head& head) noexcept {
         give_up(http::status::service_unavailable);
         return;
     }
+    if (path_.hidden && !w_.cfg.serve_hidden) {
+        give_up(http::status::not_found); // never 403: that would confirm the file exists
+        return;
+    }
     tried_index_ = false;
     open();
 }

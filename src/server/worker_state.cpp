@@ -1,5 +1,7 @@
 #include "worker_state.hpp"
 
+#include "spliced/fs/root.hpp"
+
 #include <algorithm>
 
 namespace spliced::server {
@@ -48,7 +50,8 @@ worker_state::worker_state(const config& c, uring::ring&& r, buffer_pools&& b, m
             pipe_budget(c, ring)),
       broker(pipes), buffers(std::move(b.copy)), small_buffers(std::move(b.small)),
       buffer_queue(buffers), small_queue(small_buffers), shard(s), root_fd(shared.root_fd),
-      digests(shared.digests), header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
+      root_path(fs::real_path(shared.root_fd)), digests(shared.digests),
+      header_deadlines(c.header_timeout), idle_deadlines(c.idle_timeout),
       send_deadlines(c.send_timeout),
       linger_deadlines(std::min(c.header_timeout, std::chrono::milliseconds(5000))),
       log(ring, shared.access_log_fd) {

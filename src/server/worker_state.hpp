@@ -91,6 +91,7 @@ struct worker_state {
     exchange_pool exchanges;
     metrics::shard& shard;
     int root_fd;
+    std::string root_path;     // where root_fd is (fs::real_path), to see what symlinks lead to
     fs::digest_store* digests; // --digests off: nullptr
 
     std::uint64_t now_ns = 0;      // monotonic time of this loop turn

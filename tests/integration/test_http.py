@@ -4,7 +4,7 @@ import os
 import socket
 import time
 
-from harness import ServerTest, main, offset_pattern, raw_exchange, read_response
+from harness import Server, ServerTest, main, offset_pattern, raw_exchange, read_response
 
 
 class Serving(ServerTest):
@@ -249,6 +249,48 @@ class Exactness(ServerTest):
                 (b"GET http://example.com:x/a.txt HTTP/1.0\r\n", 400)):
             with self.subTest(request=request):
                 self.assertEqual(self.status(request + b"Connection: close\r\n\r\n"), code)
+
+
+class HiddenPaths(ServerTest):
+    """Paths with a segment beginning with '.' are 404 by default (a site deployed from a checkout
+    must not serve /.git/config or /.env), decoded or encoded, by name or through a symlink, with
+    the answer a missing file gets; /.well-known/ is served (RFC 8615); --serve-hidden serves
+    them all."""
+
+    def populate(self, root):
+        self.write(".env", b"SECRET=1")
+        self.write(".git/config", b"[core]")
+        self.write("docs/.htpasswd", b"user:hash")
+        self.write(".well-known/security.txt", b"Contact: x")
+        self.write(".well-known/.private", b"no")
+        self.write("a.txt", b"hello")
+        os.symlink(".env", os.path.join(root, "innocent.txt"))
+        os.symlink(".git", os.path.join(root, "repo"))
+        os.symlink("docs/.htpasswd", os.path.join(root, "passwords"))
+
+    HIDDEN = ("/.env", "/%2eenv", "/%2Eenv", "/.git/config", "/.git%2fconfig", "/a/..%2f.git/config",
+              "/docs/.htpasswd", "/docs/%2ehtpasswd", "/innocent.txt", "/repo/config", "/passwords",
+              "/.well-known/.private", "/.git/", "/.git")
+
+    def test_hidden_paths_are_404_like_a_missing_file(self):
+        missing = self.server.get("/no-such-file")
+        self.assertEqual(missing[0], 404)
+        for path in self.HIDDEN:
+            for method in ("GET", "HEAD"):
+                with self.subTest(path=path, method=method):
+                    code, headers, body = self.server.get(path, method=method)
+                    self.assertEqual(code, 404)
+                    if method == "GET":
+                        self.assertEqual(body, missing[2])
+        for path, body in (("/a.txt", b"hello"), ("/.well-known/security.txt", b"Contact: x")):
+            self.assertEqual(self.server.get(path)[::2], (200, body))
+
+    def test_serve_hidden_serves_them(self):
+        self.server.stop()
+        self.server = Server(self.root, "--serve-hidden", threads=1)
+        for path, body in (("/.env", b"SECRET=1"), ("/innocent.txt", b"SECRET=1"),
+                           ("/repo/config", b"[core]"), ("/docs/.htpasswd", b"user:hash")):
+            self.assertEqual(self.server.get(path)[::2], (200, body))
 
 
 class Timeouts(ServerTest):

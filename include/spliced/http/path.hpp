@@ -17,6 +17,9 @@ struct normalized_path {
     std::string absolute;
     // The request named a directory explicitly ("/dir/").
     bool trailing_slash = false;
+    // A segment (after decoding and collapsing) begins with '.': "/.env", "/a/.git/config";
+    // "/.well-known/..." itself is not (RFC 8615), dot segments below it are.
+    bool hidden = false;
     // The query string as sent (without '?'), kept for redirects; empty if none.
     std::string query;
 };

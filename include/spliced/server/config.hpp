@@ -73,7 +73,8 @@ struct config {
     std::chrono::milliseconds drain_delay{5'000}; // SIGTERM → listeners close (see control_plane)
     std::chrono::milliseconds drain_timeout{30'000};
     std::string index = "index.html";
-    std::string cache_control;                   // empty: no Cache-Control on files
+    bool serve_hidden = false; // --serve-hidden: paths with a segment starting with '.' are served
+    std::string cache_control; // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires; // Expires + Cache-Control: max-age
     bool content_disposition_attachment = false; // Content-Disposition: attachment
     std::string access_log = "off";              // a path, "-" for stdout, or "off"

@@ -98,3 +98,20 @@ TEST_CASE("percent_encode_path escapes everything that could break a header") {
     CHECK(percent_encode_path("/100%") == "/100%25");
     CHECK(percent_encode_path("/?#") == "/%3F%23");
 }
+
+TEST_CASE("hidden paths: a segment beginning with '.', after decoding; .well-known exempt") {
+    auto hidden = [](const char* target) { return normalize_target(target).value().hidden; };
+    CHECK(hidden("/.env"));
+    CHECK(hidden("/%2eenv"));
+    CHECK(hidden("/a/.git/config"));
+    CHECK(hidden("/.git%2fconfig"));
+    CHECK(hidden("/a/..%2f.git/config"));
+    CHECK(hidden("/.well-known/.private"));
+    CHECK(hidden("/..."));
+    CHECK_FALSE(hidden("/.well-known/acme-challenge/x"));
+    CHECK_FALSE(hidden("/a/./b"));
+    CHECK_FALSE(hidden("/a/../b"));
+    CHECK_FALSE(hidden("/a.txt"));
+    CHECK_FALSE(hidden("/"));
+    CHECK(hidden("/a/.well-known/x")); // only the root's own is exempt
+}
