@@ -159,6 +159,8 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "one line per request (nginx combined format + time, range, completion); '-' is stdout")
         ("precompressed", po::value<std::string>()->value_name("LIST"),
             "serve FILE.br / FILE.gz / FILE.zst instead of FILE when the client accepts it and the sibling is not older, e.g. br,gzip (default: off)")
+        ("precompressed-ranges", po::value<std::string>()->value_name("identity|encoded")->default_value("identity"),
+            "what a request with Range gets where a precompressed sibling exists: the file itself (identity; still Vary: Accept-Encoding), or ranges of the encoded bytes (encoded, which downloaders such as wget2 --chunk-size and python requests mishandle)")
         ("digests", po::value<std::string>()->value_name("off|sha-256")->default_value("off"),
             "send Repr-Digest (RFC 9530) with 200, 206 and HEAD once a file's digest is known: hashed by one background thread, never delaying a response, kept across restarts in the xattr user.spliced.sha256")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
@@ -277,6 +279,10 @@ void response_flags(server::config& cfg, const po::variables_map& vm) {
     if (cfg.access_log.empty())
         refuse("access-log", "a path, - or off", cfg.access_log);
     cfg.serve_hidden = vm.count("serve-hidden") > 0;
+    if (auto ranges = get("precompressed-ranges"); ranges == "encoded" || ranges == "identity")
+        cfg.precompressed_ranges_encoded = ranges == "encoded";
+    else
+        refuse("precompressed-ranges", "identity or encoded", ranges);
     cfg.index = get("index");
     if (cfg.index.empty() || cfg.index.find('/') != std::string::npos || cfg.index == "." ||
         cfg.index == "..")

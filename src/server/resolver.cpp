@@ -95,7 +95,10 @@ void resolver::file_opened(result<opened_file> file) noexcept {
         return;
     }
     if (S_ISREG(mode)) {
-        if (!w_.cfg.precompressed.empty() && head_->accept_encoding) {
+        // A range of encoded bytes is what RFC 9110 allows and what no downloader can use: a
+        // Range request gets the file itself unless --precompressed-ranges encoded.
+        const bool ranged = head_->range && !w_.cfg.precompressed_ranges_encoded;
+        if (!w_.cfg.precompressed.empty() && head_->accept_encoding && !ranged) {
             original_ = *file;
             next_encoding_ = 0;
             try_next_sibling();

@@ -1,6 +1,8 @@
 """Precompressed siblings (--precompressed br,gzip): chosen by Accept-Encoding, never older than
-the file they stand for, with their own length and validator; ranges apply to encoded bytes."""
+the file they stand for, with their own length and validator. A Range request gets the file
+itself unless --precompressed-ranges encoded (then ranges apply to the encoded bytes)."""
 import os
+import subprocess
 import time
 
 from harness import ServerTest, main
@@ -44,10 +46,23 @@ class Precompressed(ServerTest):
         status, h, got = self.get("/app.js")
         self.assertEqual((got, h.get("content-encoding")), (PLAIN, None))
 
-    def test_ranges_apply_to_the_encoded_bytes(self):
-        status, h, got = self.get("/app.js", Accept_Encoding="gzip", Range="bytes=2-11")
-        self.assertEqual((status, got), (206, GZ[2:12]))
-        self.assertEqual(h["content-range"], "bytes 2-11/%d" % len(GZ))
+    def test_a_range_request_gets_the_identity_representation(self):
+        # What python requests (Accept-Encoding: gzip, deflate by default) and wget2 --chunk-size
+        # send: ranges of the gzip bytes would be decoded into garbage or the wrong length.
+        for accept in ("gzip, deflate", "br, gzip"):
+            status, h, got = self.get("/app.js", Accept_Encoding=accept, Range="bytes=0-99")
+            self.assertEqual((status, got), (206, PLAIN[:100]), accept)
+            self.assertEqual(h["content-range"], "bytes 0-99/%d" % len(PLAIN))
+            self.assertNotIn("content-encoding", h)
+            self.assertEqual(h["vary"], "Accept-Encoding")
+        _, whole, _ = self.get("/app.js")
+        self.assertEqual(h["etag"], whole["etag"])  # the identity file's validator
+        # A real decoding client: curl --compressed asks for gzip and br and decodes what it gets.
+        r = subprocess.run(["curl", "-sS", "--compressed", "-r", "0-99",
+                            "http://127.0.0.1:%d/app.js" % self.server.port],
+                           capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, PLAIN[:100]), r.stderr)
+
 
     def test_conditionals_use_the_encoded_validator(self):
         _, h, _ = self.get("/app.js", Accept_Encoding="br")
@@ -59,6 +74,21 @@ class Precompressed(ServerTest):
         self.assertEqual((status, got, h.get("content-encoding")), (200, PLAIN, None))
         status, h, got = self.get("/stale.css", Accept_Encoding="gzip")
         self.assertEqual((status, got, h.get("content-encoding")), (200, PLAIN, None))
+
+
+class PrecompressedEncodedRanges(ServerTest):
+    server_args = ("--precompressed", "br,gzip", "--precompressed-ranges", "encoded")
+
+    def populate(self, root):
+        self.write("app.js", PLAIN)
+        self.write("app.js.gz", GZ)
+
+    def test_ranges_apply_to_the_encoded_bytes(self):
+        status, h, got = self.server.get("/app.js", headers={"Accept-Encoding": "gzip",
+                                                             "Range": "bytes=2-11"})
+        self.assertEqual((status, got), (206, GZ[2:12]))
+        self.assertEqual(h["content-range"], "bytes 2-11/%d" % len(GZ))
+        self.assertEqual(h["content-encoding"], "gzip")
 
 
 class NotConfigured(ServerTest):

@@ -73,6 +73,9 @@ struct config {
     std::chrono::milliseconds drain_delay{5'000}; // SIGTERM → listeners close (see control_plane)
     std::chrono::milliseconds drain_timeout{30'000};
     std::string index = "index.html";
+    // --precompressed-ranges encoded: a Range request may get an encoded sibling's bytes (RFC 9110
+    // allows it; downloaders that send ranges cannot use them). Default: identity for ranges.
+    bool precompressed_ranges_encoded = false;
     bool serve_hidden = false; // --serve-hidden: paths with a segment starting with '.' are served
     std::string cache_control; // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires; // Expires + Cache-Control: max-age
