@@ -2,16 +2,21 @@
 
 #include "spliced/core/duration.hpp"
 #include "spliced/core/size.hpp"
+#include "spliced/core/unique_fd.hpp"
 #include "spliced/server/server.hpp"
 
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace spliced::cli {
 
@@ -165,6 +170,10 @@ po::options_description describe_options(std::uint64_t fd_limit) {
             "send Repr-Digest (RFC 9530) with 200, 206 and HEAD once a file's digest is known: hashed by one background thread, never delaying a response, kept across restarts in the xattr user.spliced.sha256")
         ("index", po::value<std::string>()->value_name("NAME")->default_value("index.html"),
             "file served for a directory path ending in '/'")
+        ("secure-link-secret", po::value<std::string>()->value_name("FILE"),
+            "key for signed links: requests under --secure-link-prefix need ?expires=UNIX&sig=HMAC (spliced sign PATH prints one); the file must not be readable by others")
+        ("secure-link-prefix", po::value<std::string>()->value_name("/PATH/"),
+            "the part of the tree served only through signed links: missing or wrong signature 403, expired 410")
         ("serve-hidden", "serve paths with a segment beginning with '.' (/.env, /.git/...), by name or through a symlink; by default they are 404, except /.well-known/");
     // clang-format on
     return opts;
@@ -279,6 +288,20 @@ void response_flags(server::config& cfg, const po::variables_map& vm) {
     if (cfg.access_log.empty())
         refuse("access-log", "a path, - or off", cfg.access_log);
     cfg.serve_hidden = vm.count("serve-hidden") > 0;
+    if (vm.count("secure-link-secret") != vm.count("secure-link-prefix"))
+        throw flag_error("--secure-link-secret and --secure-link-prefix go together");
+    if (vm.count("secure-link-prefix")) {
+        cfg.secure_link_prefix = get("secure-link-prefix");
+        if (cfg.secure_link_prefix.size() < 2 || cfg.secure_link_prefix.front() != '/' ||
+            cfg.secure_link_prefix.back() != '/')
+            refuse("secure-link-prefix", "a path starting and ending with '/'",
+                   cfg.secure_link_prefix);
+        try {
+            cfg.secure_link_secret = read_link_secret(get("secure-link-secret"));
+        } catch (const std::runtime_error& e) {
+            throw flag_error(std::string("--secure-link-secret ") + e.what());
+        }
+    }
     if (auto ranges = get("precompressed-ranges"); ranges == "encoded" || ranges == "identity")
         cfg.precompressed_ranges_encoded = ranges == "encoded";
     else
@@ -311,6 +334,35 @@ server::config config_from(const po::variables_map& vm, std::uint64_t fd_limit) 
 }
 
 } // namespace
+
+std::string read_link_secret(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0)
+        throw std::runtime_error(path + ": " + std::strerror(errno));
+    if (st.st_mode & S_IROTH)
+        throw std::runtime_error(path + ": readable by others (mode " +
+                                 std::to_string((st.st_mode >> 6) & 7) +
+                                 std::to_string((st.st_mode >> 3) & 7) +
+                                 std::to_string(st.st_mode & 7) + "); chmod o-r it");
+    std::string key;
+    char buffer[4096];
+    for (;;) {
+        auto n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0)
+            throw std::runtime_error(path + ": " + std::strerror(errno));
+        if (n == 0)
+            break;
+        key.append(buffer, std::size_t(n));
+        if (key.size() > (1 << 20))
+            throw std::runtime_error(path + ": larger than 1 MiB");
+    }
+    if (!key.empty() && key.back() == '\n')
+        key.pop_back();
+    if (key.empty())
+        throw std::runtime_error(path + ": empty");
+    return key;
+}
 
 parsed_flags parse_flags(int argc, char** argv) {
     parsed_flags out;

@@ -5,6 +5,7 @@
 #include "spliced/server/config.hpp"
 
 #include <optional>
+#include <string>
 
 namespace spliced::cli {
 
@@ -14,5 +15,13 @@ struct parsed_flags {
 };
 
 parsed_flags parse_flags(int argc, char** argv);
+
+// The key in a --secure-link-secret file: its bytes, one trailing newline stripped. Throws
+// std::runtime_error naming the file and what is wrong: unreadable, empty, or readable by users
+// other than its owner and group (a key anyone on the machine can read signs links for anyone).
+std::string read_link_secret(const std::string& path);
+
+// `spliced sign PATH ...`: prints a signed link (see sign.cpp); returns the exit code.
+int sign_command(int argc, char** argv);
 
 } // namespace spliced::cli

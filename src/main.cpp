@@ -5,9 +5,12 @@
 
 #include <cstdio>
 #include <exception>
+#include <string_view>
 #include <system_error>
 
 int main(int argc, char** argv) {
+    if (argc >= 2 && std::string_view(argv[1]) == "sign")
+        return spliced::cli::sign_command(argc, argv);
     auto parsed = spliced::cli::parse_flags(argc, argv);
     if (parsed.exit_code)
         return *parsed.exit_code; // --help, --version, or a refused flag (already reported)

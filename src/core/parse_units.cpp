@@ -42,6 +42,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) n
         unit_ms = 60'000;
     else if (parsed->suffix == "h")
         unit_ms = 3'600'000;
+    else if (parsed->suffix == "d")
+        unit_ms = 86'400'000;
     else
         return std::nullopt;
     auto ms = checked_multiply(parsed->value, unit_ms);

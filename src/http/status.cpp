@@ -28,6 +28,8 @@ std::string_view reason_phrase(status s) noexcept {
         return "Request Timeout";
     case status::uri_too_long:
         return "URI Too Long";
+    case status::gone:
+        return "Gone";
     case status::precondition_failed:
         return "Precondition Failed";
     case status::range_not_satisfiable:

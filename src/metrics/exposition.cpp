@@ -172,6 +172,13 @@ static std::vector<MetricFamily> shard_families(std::span<const shard* const> sh
         "Responses that ended before their last byte (the connection was closed), by reason.",
         "reason", aborted_count, [](std::size_t a) { return aborted_name(aborted(a)); },
         [](const shard& s, std::size_t a) { return s.responses_aborted[a].value(); }));
+    families.push_back(labelled_counters(
+        shards, "spliced_secure_link_refused_total",
+        "Requests under --secure-link-prefix refused: no or a wrong signature (403), or a valid "
+        "one past its expiry (410).",
+        "reason", link_refusal_count,
+        [](std::size_t r) { return link_refusal_name(link_refusal(r)); },
+        [](const shard& s, std::size_t r) { return s.secure_link_refused[r].value(); }));
 
     for (const auto& spec : shard_scalars) {
         double total = 0;

@@ -36,6 +36,10 @@ std::string_view fallback_name(fallback f) noexcept {
     return names[std::size_t(f)];
 }
 
+std::string_view link_refusal_name(link_refusal r) noexcept {
+    return r == link_refusal::signature ? "signature" : "expired";
+}
+
 std::size_t code_index(unsigned code) noexcept {
     auto it = std::find(known_codes.begin(), known_codes.end() - 1, code);
     return std::size_t(it - known_codes.begin()); // the final 0 entry stands for "other"

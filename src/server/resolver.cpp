@@ -1,6 +1,7 @@
 #include "resolver.hpp"
 
 #include "spliced/http/conditional.hpp"
+#include "spliced/http/secure_link.hpp"
 #include "worker_state.hpp"
 
 #include <sys/stat.h>
@@ -38,8 +39,36 @@ void resolver::resolve(const http::request_head& head) noexcept {
         give_up(http::status::not_found); // never 403: that would confirm the file exists
         return;
     }
+    if (!w_.cfg.secure_link_prefix.empty() && !signed_link_holds())
+        return;
     tried_index_ = false;
     open();
+}
+
+// Under --secure-link-prefix, the request's link must be signed and unexpired: 403 and 410
+// otherwise (counted). The normalized path is what is signed, so another file's path in any
+// encoding cannot carry this one's signature. False when the request was answered.
+bool resolver::signed_link_holds() noexcept {
+    const auto& cfg = w_.cfg;
+    if (!http::under_prefix(cfg.secure_link_prefix, path_.absolute))
+        return true;
+    http::link_verdict verdict;
+    try {
+        verdict =
+            http::check_link(cfg.secure_link_secret, path_.absolute, path_.query, w_.date_second);
+    } catch (const std::bad_alloc&) {
+        give_up(http::status::service_unavailable);
+        return false;
+    }
+    if (verdict == http::link_verdict::valid)
+        return true;
+    const bool expired = verdict == http::link_verdict::expired;
+    w_.shard
+        .secure_link_refused[std::size_t(expired ? metrics::link_refusal::expired
+                                                 : metrics::link_refusal::signature)]
+        .add();
+    give_up(expired ? http::status::gone : http::status::forbidden);
+    return false;
 }
 
 // Opens path_.relative + suffix. Out of memory for the path: 503, like every allocation that

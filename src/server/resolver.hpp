@@ -54,6 +54,7 @@ class resolver final : private open_client {
 
   private:
     void file_opened(result<opened_file> file) noexcept override;
+    bool signed_link_holds() noexcept;
     void open(std::string_view suffix = {}) noexcept;
     void directory_opened() noexcept;
     void try_next_sibling() noexcept;

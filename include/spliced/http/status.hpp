@@ -15,6 +15,7 @@ enum class status : unsigned short {
     forbidden = 403,
     not_found = 404,
     method_not_allowed = 405,
+    gone = 410,
     precondition_failed = 412,
     request_timeout = 408,
     uri_too_long = 414,

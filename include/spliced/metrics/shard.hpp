@@ -78,10 +78,16 @@ inline constexpr std::size_t method_count = 3;
 
 // The status codes spliced can send, for requests_total{code}; anything else counts as "other".
 // 499: a request the client left before a response was chosen (nginx's convention).
-inline constexpr std::array<unsigned short, 20> known_codes = {
-    200, 204, 206, 301, 304, 400, 403, 404, 405, 408,
+inline constexpr std::array<unsigned short, 21> known_codes = {
+    200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 410,
     412, 414, 416, 431, 499, 500, 501, 503, 505, 0,
 };
+
+// Why a request under --secure-link-prefix was refused, for secure_link_refused_total{reason}:
+// no or a wrong signature (403), or a valid one past its expiry (410).
+enum class link_refusal : std::uint8_t { signature, expired };
+inline constexpr std::size_t link_refusal_count = 2;
+std::string_view link_refusal_name(link_refusal r) noexcept;
 std::size_t code_index(unsigned code) noexcept;
 
 struct shard {
@@ -89,6 +95,7 @@ struct shard {
     std::array<counter, tier_count> sent_bytes;
     std::array<counter, fallback_count> transfer_fallbacks;
     std::array<counter, aborted_count> responses_aborted;
+    std::array<counter, link_refusal_count> secure_link_refused;
     counter connections_accepted;
     gauge connections_active;
     counter sqes_submitted;

@@ -76,8 +76,12 @@ struct config {
     // --precompressed-ranges encoded: a Range request may get an encoded sibling's bytes (RFC 9110
     // allows it; downloaders that send ranges cannot use them). Default: identity for ranges.
     bool precompressed_ranges_encoded = false;
-    bool serve_hidden = false; // --serve-hidden: paths with a segment starting with '.' are served
-    std::string cache_control; // empty: no Cache-Control on files
+    bool serve_hidden = false;
+    // --secure-link-secret / --secure-link-prefix: requests under the prefix need a signed link.
+    std::string secure_link_secret; // the key (empty: off)
+    std::string secure_link_prefix; // "/dl/": starts and ends with '/'
+    // --serve-hidden: paths with a segment starting with '.' are served
+    std::string cache_control;                   // empty: no Cache-Control on files
     std::optional<std::chrono::seconds> expires; // Expires + Cache-Control: max-age
     bool content_disposition_attachment = false; // Content-Disposition: attachment
     std::string access_log = "off";              // a path, "-" for stdout, or "off"

@@ -20,7 +20,7 @@ TEST_CASE("a path is hidden below the root through a segment beginning with '.'"
     CHECK_FALSE(hidden_below("/srv", "/srv/a.b/c.d"));
     CHECK_FALSE(hidden_below("/srv", "/srv/.well-known/security.txt"));
     CHECK_FALSE(hidden_below("/home/u/.www", "/home/u/.www/a.txt")); // above the root: not ours
-    CHECK_FALSE(hidden_below("/srv", "/srvx/.env"));                // not below the root
+    CHECK_FALSE(hidden_below("/srv", "/srvx/.env"));                 // not below the root
     CHECK_FALSE(hidden_below("/srv", "/srv"));
     CHECK_FALSE(hidden_below("/srv", ""));
 }
