@@ -66,7 +66,7 @@ void download::start_probe(std::size_t origin) {
 fetch_events::body_target download::head_arrived(fetch_connection& c,
                                                  const http::response_head& h) noexcept {
     slot* s = pool_.find(c);
-    if (!s || phase_ == phase::stopping)
+    if (!s || phase_ == phase::stopping || phase_ == phase::restarting)
         return {};
     check result = s->probe ? check_probe(h, resume_pin_) : check_piece(h, s->job->range, *pin_);
     switch (result.what) {
@@ -155,7 +155,7 @@ fetch_events::body_target download::pin(slot& s, const check& c, const http::res
 
 std::uint64_t download::may_write(fetch_connection& c, std::uint64_t offset) noexcept {
     slot* s = pool_.find(c);
-    if (!s || phase_ == phase::stopping)
+    if (!s || phase_ == phase::stopping || phase_ == phase::restarting)
         return 0;
     if (s->probe)
         return offset == 0 ? 1 : 0;
@@ -182,7 +182,7 @@ void download::written(fetch_connection& c, std::uint64_t offset, std::uint64_t 
     rate_.spend(length);
     slot* s = pool_.find(c);
     std::uint64_t taken = length;
-    if (s && !s->probe)
+    if (s && !s->probe && map_) // a restart keeps the map until the last write has landed
         taken = map_->received(c.id, length);
     if (s)
         origins_.delivered(s->origin, taken);
@@ -203,7 +203,7 @@ void download::response_done(fetch_connection& c, bool reusable) noexcept {
             s->dead = true;
         return;
     }
-    if (s->job)
+    if (s->job && map_)
         map_->release(s->job->owner);
     s->job.reset();
     if (s->dead || !reusable || phase_ != phase::fetching || !give_job(*s))
@@ -290,14 +290,19 @@ void download::changed() {
         stop_all(exit_code::changed, options_.url_text + ": the file changed on the server");
         return;
     }
-    // Restart: every connection stops, the pieces are thrown away, and a new probe pins the new
-    // version (fill() starts it once no connection is left).
+    // Restart: every connection stops; once the last is gone (restart_from_scratch, from fill())
+    // the pieces are thrown away and a new probe pins the new version. Not before: a write still
+    // in flight would land in the cleared file, and its completion would find no map.
     ++report_.restarts;
     if (report_.restarts > options_.retries + 1) {
         stop_all(exit_code::changed, options_.url_text + ": the file keeps changing");
         return;
     }
     pool_.stop();
+    phase_ = phase::restarting;
+}
+
+void download::restart_from_scratch() {
     pin_.reset();
     resume_pin_.reset();
     previous_.reset();
@@ -319,6 +324,11 @@ void download::stop_all(exit_code code, std::string message) {
 }
 
 void download::fill(std::uint64_t now) {
+    if (phase_ == phase::restarting) {
+        if (!pool_.empty())
+            return;
+        restart_from_scratch();
+    }
     unsigned live = pool_.live();
     pool_.count_per_origin(origins_);
     if (phase_ == phase::probing) {
@@ -372,7 +382,7 @@ download_report download::run() {
         ring_.run_once(std::chrono::milliseconds(rate_.limited() ? 10 : 50));
         pool_.reap();
         now = monotonic_ns();
-        if (map_ && map_->present_bytes() != checkpointed_bytes_ &&
+        if (map_ && phase_ != phase::restarting && map_->present_bytes() != checkpointed_bytes_ &&
             now > last_checkpoint_ns_ + 1000 * ms) {
             checkpoint();
             last_checkpoint_ns_ = now;

@@ -34,7 +34,9 @@ class download final : public fetch_events {
     download_report run();
 
   private:
-    enum class phase { probing, fetching, stopping };
+    // restarting: the file changed; every connection is being stopped, and only once the last
+    // is gone (its writes landed) are the map, the digest and the file thrown away.
+    enum class phase { probing, fetching, restarting, stopping };
     using slot = connection_pool::slot;
 
     body_target head_arrived(fetch_connection& c, const http::response_head& h) noexcept override;
@@ -55,6 +57,7 @@ class download final : public fetch_events {
     void note_failure(slot& s, std::string reason);
     void dropped(std::size_t origin, const std::string& why);
     void changed();
+    void restart_from_scratch();
     void stop_all(exit_code code, std::string message);
     void checkpoint();
     download_report finish();
