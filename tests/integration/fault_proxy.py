@@ -25,7 +25,9 @@ def _content_length(head):
 class FaultProxy:
     """`rate`: bytes/s from origin to client (None: as fast as possible).
     `fault`: None, "reset" or "close"; applied to the `fault_connection`-th client connection
-    (1-based) once `fault_after` bytes of responses went to it.
+    (1-based) once `fault_after` bytes of responses went to it; with `fault_connection=0`, to the
+    first connection of any number to get that far (one fault in all: a client's later or
+    slower connections may never carry that many bytes).
     `rewrite_response(head, connection, index) -> head` and `rewrite_request(head) -> head` edit
     whole heads (index: the response's number on its connection, from 0)."""
 
@@ -104,7 +106,7 @@ class FaultProxy:
         self._shut(client, server)
 
     def _responses(self, server, client, number):
-        faulty = self.fault and number == self.fault_connection
+        faulty = self.fault and self.fault_connection in (number, 0)
         sent, index, pending, body_left = 0, 0, b"", 0
         try:
             while not self.stopped.is_set():
@@ -128,9 +130,11 @@ class FaultProxy:
                 else:
                     out = data
                 if faulty and sent + len(out) >= self.fault_after:
+                    with self.lock:  # with fault_connection 0, only the first to get here
+                        faulty = self.fault_connection != 0 or self.faults_done == 0
+                        self.faults_done += faulty
+                if faulty and sent + len(out) >= self.fault_after:
                     client.sendall(out[:max(0, self.fault_after - sent)])
-                    with self.lock:
-                        self.faults_done += 1
                     if self.fault == "reset":
                         self._reset(client)
                     else:
