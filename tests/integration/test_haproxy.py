@@ -91,8 +91,13 @@ class HAProxy:
         self.proc = subprocess.Popen(["haproxy", "-db", "-f", self.config],
                                      pass_fds=(self.sock.fileno(),), stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.admin) and self.status() and all(
-            s == "UP" for s in self.status().values()), 30, "haproxy with every origin UP")
+        try:
+            wait_for(lambda: os.path.exists(self.admin) and self.status() and all(
+                s == "UP" for s in self.status().values()), 30, "haproxy with every origin UP")
+        except AssertionError:
+            self.stop()
+            with open(self.log.name) as f:
+                raise AssertionError("haproxy did not come up: " + f.read()[-2000:]) from None
 
     @staticmethod
     def server_line(name, origin):
@@ -230,17 +235,21 @@ class ScaleOut(unittest.TestCase):
             with open(os.path.join(self.root, name), "wb") as f:
                 f.write(data)
             self.files[name] = data
-        self.origins = [Origin("origin%d" % i, self.root, self.work) for i in (1, 2, 3)]
-        for o in self.origins:
+        # Cleanups, not tearDown: they also run when setUp fails halfway (nothing is left behind).
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.origins = []
+        for i in (1, 2, 3):
+            o = Origin("origin%d" % i, self.root, self.work)
+            self.origins.append(o)
+            self.addCleanup(self.stop_origin, o)
             o.start()
         self.haproxy = HAProxy(self.work, self.origins)
+        self.addCleanup(self.haproxy.stop)
 
-    def tearDown(self):
-        self.haproxy.stop()
-        for o in self.origins:
-            if o.proc.poll() is None:
-                o.stop(signal.SIGINT)
-        shutil.rmtree(self.work, ignore_errors=True)
+    @staticmethod
+    def stop_origin(o):
+        if o.proc is not None and o.proc.poll() is None:
+            o.stop(signal.SIGINT)
 
     def wait_status(self, name, want, timeout):
         return wait_for(lambda: self.haproxy.status().get(name) == want, timeout,
